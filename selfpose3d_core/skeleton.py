@@ -1,0 +1,245 @@
+"""Joint sets, limbs and conversions between them.
+
+The internal joint set is :data:`PANOPTIC15` (the CMU Panoptic 15-joint order the method
+uses; root = mid-hip, index 2). Detectors speak :data:`COCO17` or OpenPose
+:data:`BODY25`; Shelf/Campus ground truth and PCP use :data:`SHELF14`.
+
+Conversions are linear maps ``dst = W @ src`` over the joint axis (works for 2D or 3D
+coordinates, numpy or torch, any leading dims); a derived joint's confidence is the
+minimum of the confidences of the joints it is made from.
+
+Head rule for :data:`SHELF14` from :data:`PANOPTIC15` (which has no head joints):
+``bottom_head = neck + 0.5 (nose - neck)`` and ``top_head = nose + 0.7 (nose - neck)``
+(the constants :data:`HEAD_BOTTOM_ALPHA`, :data:`HEAD_TOP_ALPHA`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "JointSet",
+    "PANOPTIC15",
+    "COCO17",
+    "BODY25",
+    "SHELF14",
+    "JOINT_SETS",
+    "SHELF_PCP_LIMBS",
+    "conversion_matrix",
+    "convert_joints",
+    "HEAD_BOTTOM_ALPHA",
+    "HEAD_TOP_ALPHA",
+]
+
+HEAD_BOTTOM_ALPHA = 0.5
+HEAD_TOP_ALPHA = 0.7
+
+
+@dataclass(frozen=True)
+class JointSet:
+    """A named list of joints with its bones.
+
+    Attributes:
+        name: registry key (``"panoptic15"``, ``"coco17"``, ...).
+        joints: joint names in order.
+        limbs: bones as (parent, child) index pairs, for drawing.
+        root: index of the root joint (mid-hip), or -1 when the set has none.
+        flip_pairs: (left, right) index pairs, for mirroring / left-right swaps.
+    """
+
+    name: str
+    joints: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]
+    root: int
+    flip_pairs: tuple[tuple[int, int], ...]
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, joint: str) -> int:
+        try:
+            return self.joints.index(joint)
+        except ValueError:
+            raise ValueError(f"joint {joint!r} is not in {self.name} ({self.joints})") from None
+
+    def flip_permutation(self) -> np.ndarray:
+        """(J,) index permutation that swaps every left joint with its right twin."""
+        perm = np.arange(self.num_joints)
+        for a, b in self.flip_pairs:
+            perm[a], perm[b] = b, a
+        return perm
+
+
+def _flip_pairs(joints: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    pairs = []
+    for i, n in enumerate(joints):
+        if n.startswith("l_"):
+            r = "r_" + n[2:]
+            if r in joints:
+                pairs.append((i, list(joints).index(r)))
+    return tuple(pairs)
+
+
+def _joint_set(name, joints, limb_names, root) -> JointSet:
+    idx = {n: i for i, n in enumerate(joints)}
+    limbs = tuple((idx[a], idx[b]) for a, b in limb_names)
+    return JointSet(name=name, joints=tuple(joints), limbs=limbs,
+                    root=idx[root] if root else -1, flip_pairs=_flip_pairs(joints))
+
+
+PANOPTIC15 = _joint_set(
+    "panoptic15",
+    ["neck", "nose", "mid_hip", "l_shoulder", "l_elbow", "l_wrist", "l_hip", "l_knee",
+     "l_ankle", "r_shoulder", "r_elbow", "r_wrist", "r_hip", "r_knee", "r_ankle"],
+    [("neck", "nose"), ("neck", "mid_hip"),
+     ("neck", "l_shoulder"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
+     ("mid_hip", "l_hip"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"),
+     ("neck", "r_shoulder"), ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"),
+     ("mid_hip", "r_hip"), ("r_hip", "r_knee"), ("r_knee", "r_ankle")],
+    "mid_hip",
+)
+
+COCO17 = _joint_set(
+    "coco17",
+    ["nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow",
+     "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle",
+     "r_ankle"],
+    [("l_ankle", "l_knee"), ("l_knee", "l_hip"), ("r_ankle", "r_knee"), ("r_knee", "r_hip"),
+     ("l_hip", "r_hip"), ("l_shoulder", "l_hip"), ("r_shoulder", "r_hip"),
+     ("l_shoulder", "r_shoulder"), ("l_shoulder", "l_elbow"), ("r_shoulder", "r_elbow"),
+     ("l_elbow", "l_wrist"), ("r_elbow", "r_wrist"), ("l_eye", "r_eye"), ("nose", "l_eye"),
+     ("nose", "r_eye"), ("l_eye", "l_ear"), ("r_eye", "r_ear"), ("l_ear", "l_shoulder"),
+     ("r_ear", "r_shoulder")],
+    None,
+)
+
+BODY25 = _joint_set(
+    "body25",
+    ["nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+     "mid_hip", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye",
+     "r_ear", "l_ear", "l_big_toe", "l_small_toe", "l_heel", "r_big_toe", "r_small_toe",
+     "r_heel"],
+    [("neck", "mid_hip"), ("mid_hip", "r_hip"), ("r_hip", "r_knee"), ("r_knee", "r_ankle"),
+     ("mid_hip", "l_hip"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"),
+     ("neck", "r_shoulder"), ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"),
+     ("neck", "l_shoulder"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"),
+     ("neck", "nose"), ("nose", "r_eye"), ("r_eye", "r_ear"), ("nose", "l_eye"),
+     ("l_eye", "l_ear"), ("l_ankle", "l_big_toe"), ("l_big_toe", "l_small_toe"),
+     ("l_ankle", "l_heel"), ("r_ankle", "r_big_toe"), ("r_big_toe", "r_small_toe"),
+     ("r_ankle", "r_heel")],
+    "mid_hip",
+)
+
+#: OpenPose BODY_25 part-affinity limb order (joint index pairs), as in its output files.
+BODY25_PAF_LIMBS: tuple[tuple[int, int], ...] = (
+    (1, 8), (9, 10), (10, 11), (8, 9), (8, 12), (12, 13), (13, 14), (1, 2), (2, 3), (3, 4),
+    (2, 17), (1, 5), (5, 6), (6, 7), (5, 18), (1, 0), (0, 15), (0, 16), (15, 17), (16, 18),
+    (14, 19), (19, 20), (14, 21), (11, 22), (22, 23), (11, 24))
+__all__.append("BODY25_PAF_LIMBS")
+
+SHELF14 = _joint_set(
+    "shelf14",
+    ["r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
+     "r_shoulder", "l_shoulder", "l_elbow", "l_wrist", "bottom_head", "top_head"],
+    [("r_ankle", "r_knee"), ("r_knee", "r_hip"), ("l_hip", "l_knee"), ("l_knee", "l_ankle"),
+     ("r_wrist", "r_elbow"), ("r_elbow", "r_shoulder"), ("l_shoulder", "l_elbow"),
+     ("l_elbow", "l_wrist"), ("bottom_head", "top_head"), ("r_hip", "l_hip"),
+     ("r_shoulder", "bottom_head"), ("l_shoulder", "bottom_head")],
+    None,
+)
+
+#: The 10 PCP limbs of the Shelf/Campus protocol, as (name, group, endpoint A, endpoint B);
+#: an endpoint is a SHELF14 index, or the string "hip_mid" (mean of the two hips).
+SHELF_PCP_LIMBS: tuple[tuple[str, str, int | str, int | str], ...] = (
+    ("r_lower_leg", "lower_legs", 0, 1),
+    ("r_upper_leg", "upper_legs", 1, 2),
+    ("l_upper_leg", "upper_legs", 3, 4),
+    ("l_lower_leg", "lower_legs", 4, 5),
+    ("r_lower_arm", "lower_arms", 6, 7),
+    ("r_upper_arm", "upper_arms", 7, 8),
+    ("l_upper_arm", "upper_arms", 9, 10),
+    ("l_lower_arm", "lower_arms", 10, 11),
+    ("head", "head", 12, 13),
+    ("torso", "torso", "hip_mid", 12),
+)
+
+JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (PANOPTIC15, COCO17, BODY25, SHELF14)}
+
+
+def _matrix(src: JointSet, dst: JointSet, rules: dict[str, dict[str, float]]) -> np.ndarray:
+    W = np.zeros((dst.num_joints, src.num_joints))
+    for j, name in enumerate(dst.joints):
+        rule = rules.get(name, {name: 1.0})
+        for s, w in rule.items():
+            W[j, src.index(s)] += w
+    return W
+
+
+def _mid(a: str, b: str) -> dict[str, float]:
+    return {a: 0.5, b: 0.5}
+
+
+_RULES: dict[tuple[str, str], dict[str, dict[str, float]]] = {
+    ("coco17", "panoptic15"): {"neck": _mid("l_shoulder", "r_shoulder"),
+                               "mid_hip": _mid("l_hip", "r_hip")},
+    ("body25", "panoptic15"): {},
+    ("body25", "coco17"): {},
+    ("panoptic15", "shelf14"): {
+        "bottom_head": {"neck": 1 - HEAD_BOTTOM_ALPHA, "nose": HEAD_BOTTOM_ALPHA},
+        "top_head": {"nose": 1 + HEAD_TOP_ALPHA, "neck": -HEAD_TOP_ALPHA},
+    },
+}
+
+
+def conversion_matrix(src: JointSet, dst: JointSet) -> np.ndarray:
+    """(J_dst, J_src) linear map from ``src`` joints to ``dst`` joints."""
+    if src.name == dst.name:
+        return np.eye(src.num_joints)
+    key = (src.name, dst.name)
+    if key not in _RULES:
+        chain = {("coco17", "shelf14"): PANOPTIC15, ("body25", "shelf14"): PANOPTIC15}
+        if key in chain:
+            mid = chain[key]
+            return conversion_matrix(mid, dst) @ conversion_matrix(src, mid)
+        raise ValueError(f"no conversion from {src.name} to {dst.name}; known: "
+                         f"{sorted(_RULES) + [('coco17', 'shelf14'), ('body25', 'shelf14')]}")
+    return _matrix(src, dst, _RULES[key])
+
+
+def convert_joints(joints, src: JointSet, dst: JointSet, conf=None):
+    """Convert joints between sets.
+
+    Args:
+        joints: (..., J_src, D) coordinates (numpy or torch; D = 2 or 3).
+        src, dst: joint sets.
+        conf: optional (..., J_src) confidences.
+    Returns:
+        ``(joints (..., J_dst, D), conf (..., J_dst) or None)``; a derived joint's
+        confidence is the minimum over the source joints it uses.
+    """
+    if joints.shape[-2] != src.num_joints:
+        raise ValueError(f"convert_joints: expected (..., {src.num_joints}, D) for "
+                         f"{src.name}, got {tuple(joints.shape)}")
+    W = conversion_matrix(src, dst)
+    used = W != 0  # (J_dst, J_src)
+    if isinstance(joints, torch.Tensor):
+        Wt = torch.as_tensor(W, dtype=joints.dtype, device=joints.device)
+        out = torch.einsum("ds,...sk->...dk", Wt, joints)
+        if conf is None:
+            return out, None
+        mask = torch.as_tensor(used, device=conf.device)
+        big = torch.full_like(conf[..., None, :].expand(*conf.shape[:-1], *used.shape), np.inf)
+        c = torch.where(mask, conf[..., None, :].expand_as(big), big).amin(-1)
+        return out, c
+    joints = np.asarray(joints)
+    out = np.einsum("ds,...sk->...dk", W, joints)
+    if conf is None:
+        return out, None
+    conf = np.asarray(conf)
+    c = np.where(used, conf[..., None, :], np.inf).min(-1)
+    return out, c
