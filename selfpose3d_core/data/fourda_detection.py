@@ -1,0 +1,94 @@
+"""4D Association OpenPose candidate files (``detection/<view>.txt``).
+
+Format (whitespace-separated numbers): a header ``<type> <frames>``; then per frame, for
+each of the 25 BODY_25 joints, the candidate count n followed by 3 rows of n numbers
+(x and y normalised to [0, 1] by (width − 1, height − 1), and the score); then, for each
+of the 26 part-affinity limbs in :data:`~selfpose3d_core.skeleton.BODY25_PAF_LIMBS`
+order, an n_a × n_b matrix (row-major, rows = candidates of the limb's first joint) of
+affinity scores. Parsing only: grouping candidates into people happens elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..skeleton import BODY25, BODY25_PAF_LIMBS
+from .fourda import _count, _tokens
+
+__all__ = ["CandidateFrame", "OpenPoseCandidates", "load_4da_detections"]
+
+
+class CandidateFrame(NamedTuple):
+    """The OpenPose candidates of one image.
+
+    Fields:
+        candidates: 25 arrays, one per BODY_25 joint, each (n_j, 3): u, v (pixels), score.
+        pafs: 26 arrays, one per limb of ``BODY25_PAF_LIMBS`` (a, b), each (n_a, n_b).
+    """
+
+    candidates: tuple[np.ndarray, ...]
+    pafs: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class OpenPoseCandidates:
+    """All frames of one view's candidate file.
+
+    Attributes:
+        skeleton_type: the header's type number (the 4D Association code's skeleton enum).
+        image_size: (width, height) used to turn normalised coordinates into pixels.
+        frames: one :class:`CandidateFrame` per frame.
+    """
+
+    skeleton_type: int
+    image_size: tuple[int, int]
+    frames: tuple[CandidateFrame, ...]
+
+
+def load_4da_detections(path: str | Path, image_size: tuple[int, int]) -> OpenPoseCandidates:
+    """Read a 4D Association ``detection/<view>.txt`` (every token, exactly).
+
+    Args:
+        path: the file.
+        image_size: (width, height) of the view in pixels (Shelf: (1032, 776)); candidate
+            pixels are ``x (width − 1)``, ``y (height − 1)``.
+    Raises:
+        ValueError: naming the file, if tokens run out, are left over, or a count is not a
+            non-negative integer.
+    """
+    path = Path(path)
+    w, h = (int(v) for v in image_size)
+    if w <= 1 or h <= 1:
+        raise ValueError(f"load_4da_detections: image_size must be > 1 pixel, got {image_size}")
+    tok = _tokens(path)
+    kind = _count(tok, 0, path, "the skeleton type")
+    F = _count(tok, 1, path, "the frame count")
+    scale = np.array([w - 1.0, h - 1.0, 1.0])
+    J, pos, frames = BODY25.num_joints, 2, []
+    for f in range(F):
+        cands, counts = [], []
+        for j in range(J):
+            n = _count(tok, pos, path, f"the candidate count of frame {f}, joint {j}")
+            pos += 1
+            if pos + 3 * n > tok.size:
+                raise ValueError(f"{path}: file ends inside frame {f}, joint {j} "
+                                 f"({3 * n} numbers needed from token {pos})")
+            cands.append(tok[pos:pos + 3 * n].reshape(3, n).T * scale)  # (n, 3)
+            counts.append(n)
+            pos += 3 * n
+        pafs = []
+        for li, (a, b) in enumerate(BODY25_PAF_LIMBS):
+            size = counts[a] * counts[b]
+            if pos + size > tok.size:
+                raise ValueError(f"{path}: file ends inside frame {f}, limb {li} {(a, b)} "
+                                 f"({size} numbers needed from token {pos})")
+            pafs.append(tok[pos:pos + size].reshape(counts[a], counts[b]))
+            pos += size
+        frames.append(CandidateFrame(candidates=tuple(cands), pafs=tuple(pafs)))
+    if pos != tok.size:
+        raise ValueError(f"{path}: {tok.size - pos} tokens left over after {F} frames")
+    return OpenPoseCandidates(skeleton_type=kind, image_size=(w, h), frames=tuple(frames))
