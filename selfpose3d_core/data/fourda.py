@@ -7,9 +7,10 @@ validity flag per joint.
 
 Joint order of the Shelf ``gt.txt`` (J = 15): the 14 :data:`~selfpose3d_core.skeleton.SHELF14`
 joints followed by the **mid-hip** (pelvis): it equals the mean of the two hips (joints 2
-and 3) to within 1e-6 m in every frame, and it projects onto OpenPose's BODY_25 ``mid_hip``
-candidates as well as the hips do. ``skel.txt`` (J = 19) is the 4D Association method's
-own output in its 19-joint set.
+and 3) to within 1e-5 m in every frame (the file's rounding), and it projects onto
+OpenPose's BODY_25 ``mid_hip`` candidates as well as the hips onto theirs (median 22 px vs
+23 px). ``skel.txt`` (J = 19) is the 4D Association method's own output in its 19-joint
+set.
 """
 
 from __future__ import annotations

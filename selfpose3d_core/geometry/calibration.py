@@ -220,7 +220,7 @@ def load_panoptic_calibration(path: str | Path, camera_names: Sequence[str] | No
     3), ``type`` (``"hd"``, ``"vga"``, ``"kinect-color"``), ``resolution`` [w, h], ``K``,
     ``distCoef`` (k1, k2, p1, p2, k3), ``R`` and ``t`` (cm) with
     ``x_cam = R X_pan + t`` in the Panoptic world (cm, y down). Converted with
-    :data:`PANOPTIC_TO_OURS`: ``R_ours = R A^T``, ``t_ours = t / 100``.
+    :data:`PANOPTIC_TO_OURS` (A): ``R_ours = R A^T``, ``t_ours = t / 100``.
 
     Args:
         camera_names: the cameras to return, in this order (any type); None → every camera
@@ -324,8 +324,8 @@ def load_qualisys_calibration(path: str | Path) -> list[Camera]:
       A^T, i.e. stored column-major). Qualisys cameras look along −z with y up, so
       OpenCV's world→camera is ``R = Rx(π) A``, ``t = −R C / 1000`` (as Pose2Sim does).
 
-    The Pose2Sim demo's world is metres-after-conversion and z up (cameras 1.7–2.1 m
-    above the origin, image "down" along world −z).
+    Units become metres. The Pose2Sim demo's world is already z up: cameras 1.7–2.1 m
+    above the origin, every image's "down" within 35° of world −z, the origin in view.
     """
     path = Path(path)
     try:
@@ -395,10 +395,11 @@ def camera_from_camera_info(info: Any, R: np.ndarray, t: np.ndarray,
         if _get(info, key) is None:
             raise ValueError(f"{where}: missing field {key!r}")
     width, height = int(_get(info, "width")), int(_get(info, "height"))
-    K = _array(list(_get(info, "k")), (3, 3), f"{where}: 'k'")
+    K = _array(_get(info, "k"), (3, 3), f"{where}: 'k'")
     if not np.any(K):
         raise ValueError(f"{where}: 'k' is all zeros (uncalibrated camera)")
-    d = np.asarray(list(_get(info, "d", []) or []), dtype=np.float64)
+    d_raw = _get(info, "d")
+    d = np.asarray([] if d_raw is None else d_raw, dtype=np.float64).ravel()
     model = str(_get(info, "distortion_model", "") or "")
     if d.size and model not in _DIST_MODELS:
         raise ValueError(f"{where}: distortion_model {model!r} is not supported (only "
@@ -408,8 +409,9 @@ def camera_from_camera_info(info: Any, R: np.ndarray, t: np.ndarray,
                          f"more with the rest 0; got {d.tolist()} ({model!r})")
     for key, n in (("r", 9), ("p", 12)):
         val = _get(info, key)
-        if val is not None and len(list(val)) not in (0, n):
-            raise ValueError(f"{where}: {key!r} must have {n} numbers, got {len(list(val))}")
+        size = 0 if val is None else np.asarray(val).size
+        if size not in (0, n):
+            raise ValueError(f"{where}: {key!r} must have {n} numbers, got {size}")
     bins = []
     for key in ("binning_x", "binning_y"):
         b = int(_get(info, key, 0) or 0)

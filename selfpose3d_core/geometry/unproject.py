@@ -87,7 +87,8 @@ def unproject(heatmaps: torch.Tensor, sg: SamplingGrid) -> torch.Tensor:
         grid.reshape(B * V, 1, N, 2),  # (B·V, 1, N, 2)
         mode="bilinear", padding_mode="zeros", align_corners=True,
     ).reshape(B, V, J, N)  # (B·V, J, 1, N) → (B, V, J, N)
-    fused = (samples * mask[:, :, None]).sum(1) / (mask.sum(1)[:, None] + FUSE_EPS)
+    num = torch.einsum("bvjn,bvn->bjn", samples, mask)  # Σ_v mask·sample, no (B,V,J,N) temp
+    fused = num / (mask.sum(1)[:, None] + FUSE_EPS)
     return fused.clamp(0.0, 1.0)
 
 
