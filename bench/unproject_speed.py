@@ -54,28 +54,30 @@ def main() -> None:
           f"torch={torch.__version__}")
     print(f"{'config':<7}{'what':<34}{'ms':>10}")
     for name, c in CONFIGS.items():
-        A = torch.as_tensor(np.stack([letterbox_affine((1280, 720), c["inp"])] * 5),
-                            dtype=torch.float32, device=dev)[None]
-        room = VoxelGrid(center=(0, 0, 1), size=(8, 8, 2), shape=c["room"]).points(dev)[None]
-        hm_root = torch.rand(1, 5, 1, c["hm"][1], c["hm"][0], device=dev)
-        hm_all = torch.rand(1, 5, 15, c["hm"][1], c["hm"][0], device=dev)
-        cube = VoxelGrid(center=(0, 0, 0), size=(2, 2, 2), shape=c["cube"])
-        roots = torch.tensor([[[0.0, 0, 1], [1, 0.5, 1], [-1, -0.5, 1]]], device=dev)
-        cache = SamplingGridCache()
-        sg = cache.get(room, ct, A, c["inp"], c["hm"])
-        rows = [
-            ("room sampling grid, computed", lambda: sampling_grid(room, ct, A, c["inp"],
-                                                                   c["hm"])),
-            ("room sampling grid, cached", lambda: cache.get(room, ct, A, c["inp"], c["hm"])),
-            ("room unproject (1 channel)", lambda: unproject(hm_root, sg)),
-            ("3 cubes grid + unproject (15 ch)", lambda: unproject(
-                hm_all, sampling_grid(cube_points(roots, cube).reshape(1, -1, 3), ct, A,
-                                      c["inp"], c["hm"]))),
-        ]
-        for what, fn in rows:
-            with torch.no_grad():
-                print(f"{name:<7}{what:<34}{_timed(fn, args.repeats, dev):>10.2f}")
+        _bench_config(name, c, ct, dev, args.repeats)
 
+
+def _bench_config(name: str, c: dict, ct, dev: str, repeats: int) -> None:
+    A = torch.as_tensor(np.stack([letterbox_affine((1280, 720), c["inp"])] * 5),
+                        dtype=torch.float32, device=dev)[None]
+    room = VoxelGrid(center=(0, 0, 1), size=(8, 8, 2), shape=c["room"]).points(dev)[None]
+    hm_root = torch.rand(1, 5, 1, c["hm"][1], c["hm"][0], device=dev)
+    hm_all = torch.rand(1, 5, 15, c["hm"][1], c["hm"][0], device=dev)
+    cube = VoxelGrid(center=(0, 0, 0), size=(2, 2, 2), shape=c["cube"])
+    roots = torch.tensor([[[0.0, 0, 1], [1, 0.5, 1], [-1, -0.5, 1]]], device=dev)
+    cache = SamplingGridCache()
+    sg = cache.get(room, ct, A, c["inp"], c["hm"])
+    rows = [
+        ("room sampling grid, computed", lambda: sampling_grid(room, ct, A, c["inp"], c["hm"])),
+        ("room sampling grid, cached", lambda: cache.get(room, ct, A, c["inp"], c["hm"])),
+        ("room unproject (1 channel)", lambda: unproject(hm_root, sg)),
+        ("3 cubes grid + unproject (15 ch)", lambda: unproject(
+            hm_all, sampling_grid(cube_points(roots, cube).reshape(1, -1, 3), ct, A,
+                                  c["inp"], c["hm"]))),
+    ]
+    for what, fn in rows:
+        with torch.no_grad():
+            print(f"{name:<7}{what:<34}{_timed(fn, repeats, dev):>10.2f}")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,349 @@
+"""Typed, frozen model configuration with dict/YAML round trip and named presets.
+
+``ModelConfig.to_dict()`` gives plain Python (lists, not tuples) that ``yaml.safe_dump``
+writes; ``ModelConfig.from_dict`` rebuilds it, filling absent keys with the defaults and
+rejecting unknown keys with a ``ValueError`` that names them. A checkpoint that stores
+``config.to_dict()`` next to the state dict is enough to rebuild the model
+(:func:`selfpose3d_core.models.build_model`).
+
+Presets (:data:`PRESETS`, :func:`model_preset`):
+
+- ``paper``: the reference sizes — input 960×512, heatmaps 240×128, room 8×8×2 m at
+  (0, −0.5, 0.8) with 80×80×20 voxels, person cube 2 m with 64³ voxels, ResNet-50,
+  V2V widths (16, 32, 64, 128) for both 3D nets, ResNet-18 attention net.
+- ``small``: for CPU — input 320×256, heatmaps 80×64, the same room with 48×48×12
+  voxels, cube 2 m with 32³ voxels, ``resnet18-narrow`` backbone and attention net,
+  V2V widths (8, 16, 32, 64).
+
+Units: metres, world z up (the geometry package's convention). Image sizes are
+(width, height) in pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from ..geometry.grid import VoxelGrid
+from .registry import get_backbone_spec
+
+__all__ = ["BackboneConfig", "V2VConfig", "CubeConfig", "ModelConfig", "PRESETS",
+           "model_preset", "grid_from_dict", "grid_to_dict"]
+
+ACTIVATIONS = ("none", "sigmoid")
+
+
+def _check_keys(where: str, data: Any, allowed) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}: {data!r}")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; allowed keys: {sorted(allowed)}")
+
+
+def _int(where: str, value: Any, minimum: int) -> int:
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and float(value).is_integer() and value >= minimum)
+    if not ok:
+        raise ValueError(f"{where} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _ints(where: str, value: Any, n: int, minimum: int) -> tuple[int, ...]:
+    if isinstance(value, numbers.Real):
+        value = (value,) * n
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValueError(f"{where} must be {n} integers, got {value!r}")
+    value = tuple(value)
+    if len(value) != n:
+        raise ValueError(f"{where} must have {n} values, got {value!r}")
+    return tuple(_int(where, v, minimum) for v in value)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses → dicts, tuples → lists, recursively (YAML-safe)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _simple_from_dict(cls, data: Mapping[str, Any]):
+    _check_keys(cls.__name__, data, [f.name for f in dataclasses.fields(cls)])
+    return cls(**data)
+
+
+def grid_to_dict(grid: VoxelGrid) -> dict[str, list]:
+    """A :class:`VoxelGrid` as ``{"center": [..], "size": [..], "shape": [..]}``."""
+    return _plain(grid)
+
+
+def grid_from_dict(data: Mapping[str, Any]) -> VoxelGrid:
+    """Inverse of :func:`grid_to_dict`; unknown keys raise ValueError."""
+    return _simple_from_dict(VoxelGrid, data)
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """A 2D ResNet + deconvolution-head network (heatmap net or attention net).
+
+    Attributes:
+        name: registered trunk name (see :mod:`selfpose3d_core.models.registry`); checked
+            on construction, so register custom trunks before building their configs.
+        num_joints: output channels J (one map per joint).
+        deconv_channels: channels of the three 4×4 stride-2 deconvolutions; None = the
+            trunk's registered default (256 standard, 64 narrow).
+        activation: ``"none"`` (raw heatmaps, trained by MSE against [0, 1] Gaussian
+            targets) or ``"sigmoid"`` (attention maps in (0, 1)).
+        pretrained: optional path of a user-supplied state dict (full net or trunk only);
+            nothing is ever downloaded.
+    """
+
+    name: str = "resnet50"
+    num_joints: int = 15
+    deconv_channels: int | None = None
+    activation: str = "none"
+    pretrained: str | None = None
+
+    def __post_init__(self) -> None:
+        get_backbone_spec(self.name)  # unknown name → ValueError listing the registered ones
+        object.__setattr__(self, "num_joints", _int("BackboneConfig.num_joints",
+                                                     self.num_joints, 1))
+        if self.deconv_channels is not None:
+            object.__setattr__(self, "deconv_channels", _int(
+                "BackboneConfig.deconv_channels", self.deconv_channels, 1))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"BackboneConfig.activation must be one of {ACTIVATIONS}, got "
+                             f"{self.activation!r}")
+        if self.pretrained is not None:
+            object.__setattr__(self, "pretrained", str(self.pretrained))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BackboneConfig:
+        return _simple_from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class V2VConfig:
+    """A V2V-style 3D encoder–decoder.
+
+    Attributes:
+        channels: widths (c0, c1, c2, c3): front 7³ conv → c0, residual c0 → c1 at full
+            resolution, c2 at 1/2 and c3 at 1/4 (reference (16, 32, 64, 128)).
+        in_channels: input volume channels (1 for root_net, J for pose_net).
+        out_channels: output volume channels (1 for root_net, J for pose_net).
+    """
+
+    channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    in_channels: int = 1
+    out_channels: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", _ints("V2VConfig.channels", self.channels, 4, 1))
+        object.__setattr__(self, "in_channels", _int("V2VConfig.in_channels",
+                                                     self.in_channels, 1))
+        object.__setattr__(self, "out_channels", _int("V2VConfig.out_channels",
+                                                      self.out_channels, 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> V2VConfig:
+        return _simple_from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class CubeConfig:
+    """The per-person cube, centred on each root proposal.
+
+    Attributes:
+        size: (3,) side lengths (m); a single number means a cube.
+        shape: (3,) voxel counts, each divisible by 4; a single number means n³.
+    """
+
+    size: tuple[float, float, float] = (2.0, 2.0, 2.0)
+    shape: tuple[int, int, int] = (64, 64, 64)
+
+    def __post_init__(self) -> None:
+        size = (self.size,) * 3 if isinstance(self.size, (int, float)) else tuple(self.size)
+        if len(size) != 3 or min(size) <= 0:
+            raise ValueError(f"CubeConfig.size must be 3 positive lengths, got {self.size!r}")
+        object.__setattr__(self, "size", tuple(float(s) for s in size))
+        object.__setattr__(self, "shape", _ints("CubeConfig.shape", self.shape, 3, 4))
+        if any(n % 4 for n in self.shape):
+            raise ValueError(f"CubeConfig.shape must be divisible by 4 (the V2V poolings), "
+                             f"got {self.shape}")
+
+    def grid(self) -> VoxelGrid:
+        """The cube as a :class:`VoxelGrid` centred at the origin (offsets from the root)."""
+        return VoxelGrid(center=(0.0, 0.0, 0.0), size=self.size, shape=self.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CubeConfig:
+        return _simple_from_dict(cls, data)
+
+
+def _paper_room() -> VoxelGrid:
+    return VoxelGrid(center=(0.0, -0.5, 0.8), size=(8.0, 8.0, 2.0), shape=(80, 80, 20))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build the networks and run inference. Defaults = ``paper``.
+
+    Attributes:
+        num_joints: J (15, the Panoptic joint set).
+        root_joint: channel of the root joint (2, mid-hip).
+        input_size: network input (width, height) in pixels, each divisible by 32.
+        heatmap_size: heatmap (width, height), = input_size / 4.
+        room: the whole-room grid (shape divisible by 4).
+        cube: the per-person cube.
+        root_threshold: proposals need a root score > this (ref 0.3 Panoptic, 0.1 Shelf).
+        max_people: K, proposals kept per frame (ref 10).
+        beta: soft-argmax sharpness β (ref 100).
+        backbone: registered trunk of the heatmap net.
+        backbone_deconv_channels: heatmap-net deconv width (None = trunk default).
+        backbone_weights: optional user-supplied state dict for the heatmap net.
+        root_channels: V2V widths of root_net (1 → 1 channel).
+        pose_channels: V2V widths of pose_net (J → J channels).
+        attention_backbone: trunk of the attention net (training only); None = no
+            attention net.
+        attention_deconv_channels: attention-net deconv width (None = trunk default).
+    """
+
+    num_joints: int = 15
+    root_joint: int = 2
+    input_size: tuple[int, int] = (960, 512)
+    heatmap_size: tuple[int, int] = (240, 128)
+    room: VoxelGrid = field(default_factory=_paper_room)
+    cube: CubeConfig = field(default_factory=CubeConfig)
+    root_threshold: float = 0.3
+    max_people: int = 10
+    beta: float = 100.0
+    backbone: str = "resnet50"
+    backbone_deconv_channels: int | None = None
+    backbone_weights: str | None = None
+    root_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    pose_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    attention_backbone: str | None = "resnet18"
+    attention_deconv_channels: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "num_joints", _int("ModelConfig.num_joints", self.num_joints, 1))
+        set_(self, "root_joint", _int("ModelConfig.root_joint", self.root_joint, 0))
+        if self.root_joint >= self.num_joints:
+            raise ValueError(f"ModelConfig.root_joint={self.root_joint} must be < "
+                             f"num_joints={self.num_joints}")
+        set_(self, "input_size", _ints("ModelConfig.input_size", self.input_size, 2, 32))
+        set_(self, "heatmap_size", _ints("ModelConfig.heatmap_size", self.heatmap_size, 2, 1))
+        if any(s % 32 for s in self.input_size):
+            raise ValueError(f"ModelConfig.input_size must be divisible by 32 (the ResNet "
+                             f"stride), got {self.input_size}")
+        expect = tuple(s // 4 for s in self.input_size)
+        if self.heatmap_size != expect:
+            raise ValueError(f"ModelConfig.heatmap_size must be input_size / 4 = {expect}, "
+                             f"got {self.heatmap_size}")
+        if isinstance(self.room, Mapping):
+            set_(self, "room", grid_from_dict(self.room))
+        if isinstance(self.cube, Mapping):
+            set_(self, "cube", CubeConfig.from_dict(self.cube))
+        if not isinstance(self.room, VoxelGrid) or any(n % 4 for n in self.room.shape):
+            raise ValueError(f"ModelConfig.room must be a VoxelGrid with every voxel count "
+                             f"divisible by 4, got {self.room!r}")
+        set_(self, "root_threshold", float(self.root_threshold))
+        set_(self, "max_people", _int("ModelConfig.max_people", self.max_people, 1))
+        set_(self, "beta", float(self.beta))
+        if not self.beta > 0:
+            raise ValueError(f"ModelConfig.beta must be > 0, got {self.beta}")
+        set_(self, "root_channels", _ints("ModelConfig.root_channels", self.root_channels, 4, 1))
+        set_(self, "pose_channels", _ints("ModelConfig.pose_channels", self.pose_channels, 4, 1))
+        # validate the derived sub-configs now rather than at build time
+        self.backbone_config()
+        self.attention_config()
+
+    # ---- derived sub-configs -------------------------------------------------------
+    def backbone_config(self) -> BackboneConfig:
+        """The heatmap net: raw (un-squashed) J heatmaps."""
+        return BackboneConfig(name=self.backbone, num_joints=self.num_joints,
+                              deconv_channels=self.backbone_deconv_channels,
+                              activation="none", pretrained=self.backbone_weights)
+
+    def attention_config(self) -> BackboneConfig | None:
+        """The attention net: J sigmoid maps; None when ``attention_backbone`` is None."""
+        if self.attention_backbone is None:
+            return None
+        return BackboneConfig(name=self.attention_backbone, num_joints=self.num_joints,
+                              deconv_channels=self.attention_deconv_channels,
+                              activation="sigmoid")
+
+    def root_v2v_config(self) -> V2VConfig:
+        return V2VConfig(channels=self.root_channels, in_channels=1, out_channels=1)
+
+    def pose_v2v_config(self) -> V2VConfig:
+        return V2VConfig(channels=self.pose_channels, in_channels=self.num_joints,
+                         out_channels=self.num_joints)
+
+    def cube_grid(self) -> VoxelGrid:
+        """The person cube as a grid centred at the origin."""
+        return self.cube.grid()
+
+    # ---- dict / YAML ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists, numbers, strings, None): ``yaml.safe_dump``-able."""
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; absent keys take defaults, unknown keys raise."""
+        _check_keys("ModelConfig", data, [f.name for f in dataclasses.fields(cls)])
+        data = dict(data)
+        if "room" in data:
+            data["room"] = grid_from_dict(data["room"])
+        if "cube" in data:
+            data["cube"] = CubeConfig.from_dict(data["cube"])
+        return cls(**data)
+
+    @classmethod
+    def preset(cls, name: str) -> ModelConfig:
+        """Same as :func:`model_preset`."""
+        return model_preset(name)
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "paper": ModelConfig(),
+    "small": ModelConfig(
+        input_size=(320, 256),
+        heatmap_size=(80, 64),
+        room=VoxelGrid(center=(0.0, -0.5, 0.8), size=(8.0, 8.0, 2.0), shape=(48, 48, 12)),
+        cube=CubeConfig(size=(2.0, 2.0, 2.0), shape=(32, 32, 32)),
+        backbone="resnet18-narrow",
+        root_channels=(8, 16, 32, 64),
+        pose_channels=(8, 16, 32, 64),
+        attention_backbone="resnet18-narrow",
+    ),
+}
+
+
+def model_preset(name: str) -> ModelConfig:
+    """A named preset (``"paper"`` or ``"small"``); change fields with
+    ``dataclasses.replace(model_preset("small"), room=...)``.
+
+    Raises:
+        ValueError: for an unknown name, listing the presets.
+    """
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model preset {name!r}; available: "
+                         f"{', '.join(sorted(PRESETS))}") from None

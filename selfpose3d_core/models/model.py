@@ -1,0 +1,69 @@
+"""The network container and builders from a :class:`ModelConfig`.
+
+:class:`SelfPose3dModel` holds the four networks and the config they were built from;
+it has no ``forward`` of its own (the estimator/trainer composes the nets with the
+unprojection). A checkpoint of ``{"model_config": model.config.to_dict(),
+"state_dict": model.state_dict()}`` rebuilds with :func:`model_from_checkpoint`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from torch import nn
+
+from .attention import attn_net_2d
+from .config import ModelConfig
+from .heatmap_net import HeatmapNet2D, heatmap_net_2d
+from .pose_net import PoseNet
+from .root_net import RootNet
+
+__all__ = ["SelfPose3dModel", "build_model", "model_from_checkpoint"]
+
+
+class SelfPose3dModel(nn.Module):
+    """Container of the SelfPose3d networks.
+
+    Attributes:
+        config: the :class:`ModelConfig` it was built from.
+        backbone: ``heatmap_net_2d``, images (*, 3, H, W) → raw heatmaps (*, J, H/4, W/4).
+        root_net: room volume (B, X, Y, Z) → root likelihood (B, X, Y, Z).
+        pose_net: cube volumes (*, J, x, y, z) + centres (*, 3) → :class:`PoseOutput`.
+        attn_net: ``attn_net_2d`` (sigmoid maps, training only) or None.
+    """
+
+    def __init__(self, config: ModelConfig, load_pretrained: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone: HeatmapNet2D = heatmap_net_2d(config.backbone_config(),
+                                                     load_pretrained=load_pretrained)
+        self.root_net = RootNet(config.root_v2v_config())
+        self.pose_net = PoseNet(config.pose_v2v_config(), config.cube_grid(), config.beta)
+        attn = config.attention_config()
+        self.attn_net: HeatmapNet2D | None = (None if attn is None else
+                                              attn_net_2d(attn, load_pretrained=False))
+
+
+def build_model(config: ModelConfig, load_pretrained: bool = True) -> SelfPose3dModel:
+    """Build every network of ``config`` (loading ``config.backbone_weights`` if set and
+    ``load_pretrained``)."""
+    return SelfPose3dModel(config, load_pretrained=load_pretrained)
+
+
+def model_from_checkpoint(checkpoint: Mapping[str, Any], strict: bool = True
+                          ) -> SelfPose3dModel:
+    """Rebuild a model from ``{"model_config": dict, "state_dict": dict}``.
+
+    The backbone's ``pretrained`` file is not read (the state dict supersedes it).
+
+    Raises:
+        ValueError: if either key is missing.
+    """
+    missing = [k for k in ("model_config", "state_dict") if k not in checkpoint]
+    if missing:
+        raise ValueError(f"model_from_checkpoint: checkpoint lacks {missing}; has "
+                         f"{sorted(checkpoint)}")
+    model = build_model(ModelConfig.from_dict(checkpoint["model_config"]),
+                        load_pretrained=False)
+    model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    return model

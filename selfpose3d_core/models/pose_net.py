@@ -1,0 +1,146 @@
+"""``pose_net``: per-person 3D joint regression from cube volumes + soft-argmax.
+
+Each root proposal gets a cube (``cube`` grid, e.g. 2 m with 64³ voxels) centred on it;
+the J unprojected joint-heatmap volumes of all cubes go through one V2V J → J in a
+single batch (N = B·P cubes), then per joint
+
+    p = softmax(β · volume) over the cube's voxels,   joint = Σ p · voxel centre.
+
+Coordinates are computed as ``centre + Σ p · offset`` with the offsets of the cube's
+voxel centres from its centre (better float32 precision than absolute positions).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..geometry.grid import VoxelGrid
+from .config import V2VConfig
+from .v2v import V2VNet
+
+__all__ = ["PoseNet", "PoseOutput", "SoftArgmax", "soft_argmax_3d"]
+
+
+class SoftArgmax(NamedTuple):
+    """Fields:
+        coords: (N, J, 3) expected positions (units of ``points``).
+        peak: (N, J) the largest softmax probability (1 = all mass on one voxel).
+    """
+
+    coords: torch.Tensor
+    peak: torch.Tensor
+
+
+def soft_argmax_3d(volumes: torch.Tensor, points: torch.Tensor, beta: float = 100.0
+                   ) -> SoftArgmax:
+    """Expected voxel position under ``softmax(β · volume)``.
+
+    Args:
+        volumes: (N, J, x, y, z) scores.
+        points: (M, 3) voxel positions shared by all N, or (N, M, 3) per item; M = x·y·z,
+            x-major (as :meth:`VoxelGrid.points`).
+        beta: sharpness β > 0 (ref 100 for volumes in ≈ [0, 1]).
+    Returns:
+        :class:`SoftArgmax` with coords (N, J, 3) and peak (N, J). Differentiable.
+
+    Example:
+        >>> g = VoxelGrid(center=(0, 0, 0), size=(1, 1, 1), shape=(4, 4, 4))
+        >>> v = torch.zeros(1, 1, 4, 4, 4); v[0, 0, 3, 0, 1] = 1.0
+        >>> soft_argmax_3d(v, g.points(), beta=1e3).coords  # voxel (3, 0, 1)
+        tensor([[[ 0.5000, -0.5000, -0.1667]]])
+    """
+    if volumes.dim() != 5:
+        raise ValueError(f"soft_argmax_3d: volumes must be (N, J, x, y, z), got "
+                         f"{tuple(volumes.shape)}")
+    N, J = volumes.shape[:2]
+    M = volumes.shape[2] * volumes.shape[3] * volumes.shape[4]
+    if points.shape[-2:] != (M, 3) or points.dim() not in (2, 3) or (
+            points.dim() == 3 and points.shape[0] != N):
+        raise ValueError(f"soft_argmax_3d: points must be ({M}, 3) or ({N}, {M}, 3) for "
+                         f"volumes {tuple(volumes.shape)}, got {tuple(points.shape)}")
+    prob = torch.softmax(beta * volumes.reshape(N, J, M), dim=-1)  # (N, J, M)
+    pts = points.to(prob.dtype)
+    if pts.dim() == 2:
+        coords = prob @ pts  # (N, J, 3)
+    else:
+        coords = torch.bmm(prob, pts)  # (N, J, M) @ (N, M, 3) → (N, J, 3)
+    return SoftArgmax(coords=coords, peak=prob.amax(dim=-1))
+
+
+class PoseOutput(NamedTuple):
+    """pose_net outputs for every cube (same fields whatever the inputs).
+
+    Fields:
+        joints: (*, J, 3) world joint positions (m).
+        confidence: (*, J) max of the raw output volume per joint (≈ [0, 1] scale; not a
+            calibrated probability).
+        peak: (*, J) largest soft-argmax probability per joint (sharpness of the peak).
+        volumes: (*, J, x, y, z) raw output volumes of the 3D CNN.
+    """
+
+    joints: torch.Tensor
+    confidence: torch.Tensor
+    peak: torch.Tensor
+    volumes: torch.Tensor
+
+
+class PoseNet(nn.Module):
+    """V2V J → J on person cubes + soft-argmax.
+
+    Args:
+        config: V2V widths with ``in_channels == out_channels == J``.
+        cube: the cube's grid (its ``center`` is ignored; size and shape are used).
+        beta: soft-argmax sharpness β (ref 100).
+    """
+
+    def __init__(self, config: V2VConfig, cube: VoxelGrid, beta: float = 100.0) -> None:
+        super().__init__()
+        if config.in_channels != config.out_channels:
+            raise ValueError(f"PoseNet: needs J → J channels, got {config.in_channels} → "
+                             f"{config.out_channels}")
+        if not beta > 0:
+            raise ValueError(f"PoseNet: beta must be > 0, got {beta}")
+        self.config = config
+        self.cube = cube
+        self.beta = float(beta)
+        self.v2v = V2VNet(config)
+        self.register_buffer("offsets", cube.offsets(dtype=torch.float32),
+                             persistent=False)  # (M, 3)
+
+    @property
+    def num_joints(self) -> int:
+        return self.config.out_channels
+
+    def forward(self, volumes: torch.Tensor, centers: torch.Tensor) -> PoseOutput:
+        """3D joints of every cube.
+
+        Args:
+            volumes: (*, J, x, y, z) unprojected joint heatmaps of each cube (values in
+                [0, 1]); (x, y, z) = ``cube.shape``. E.g. (N, J, x, y, z) with N = B·P,
+                or (B, P, J, x, y, z).
+            centers: (*, 3) world cube centres (m), the root proposals.
+        Returns:
+            :class:`PoseOutput` with joints (*, J, 3) etc.
+        """
+        J = self.num_joints
+        if (volumes.dim() < 5 or volumes.shape[-4] != J
+                or tuple(volumes.shape[-3:]) != tuple(self.cube.shape)):
+            raise ValueError(f"PoseNet: volumes must be (*, {J}, "
+                             f"{', '.join(map(str, self.cube.shape))}), got "
+                             f"{tuple(volumes.shape)}")
+        lead = volumes.shape[:-4]
+        if tuple(centers.shape) != (*lead, 3):
+            raise ValueError(f"PoseNet: centers must be {(*lead, 3)} for volumes "
+                             f"{tuple(volumes.shape)}, got {tuple(centers.shape)}")
+        x = volumes.reshape(-1, *volumes.shape[-4:])  # (N, J, x, y, z)
+        out = self.v2v(x)  # (N, J, x, y, z)
+        sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta)
+        joints = centers.reshape(-1, 1, 3).to(out.dtype) + sa.coords  # (N, J, 3)
+        conf = out.flatten(2).amax(dim=-1)  # (N, J)
+        return PoseOutput(joints=joints.reshape(*lead, J, 3),  # (*, J, 3)
+                          confidence=conf.reshape(*lead, J),  # (*, J)
+                          peak=sa.peak.reshape(*lead, J),  # (*, J)
+                          volumes=out.reshape(volumes.shape))  # (*, J, x, y, z)
