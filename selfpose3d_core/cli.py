@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 log = logging.getLogger("selfpose3d")
@@ -154,6 +155,231 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+
+# ---------------------------------------------------------------------------- train
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a model on a dataset (self-supervised by default)",
+        description="Staged SelfPose3d training on a dataset in the selfpose3d format: 2D "
+                    "backbone on the pseudo poses, root_net from synthetic roots + root "
+                    "consistency, pose_net from cross-affine-view rendering with attention "
+                    "and Hungarian L1. No ground truth is read unless --mode supervised. "
+                    "Resumes from OUT/checkpoints/last.pt. Multi-GPU/CPU: run under torchrun.")
+    p.add_argument("dataset", type=Path, help="training dataset directory")
+    p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, "
+                   "metrics.jsonl, loss_curves.png, model.pt)")
+    p.add_argument("--model", default="small",
+                   help="model preset (small, paper) or a ModelConfig YAML (default small)")
+    p.add_argument("--schedule", default="small-cpu",
+                   help="training preset (small-cpu, paper) or a TrainConfig YAML "
+                        "(default small-cpu)")
+    p.add_argument("--room", default="auto",
+                   help="'auto': propose the room grid from the cameras (keeps the preset's "
+                        "voxel pitch); 'model': use the model config's room")
+    p.add_argument("--mode", choices=("selfsup", "supervised"),
+                   help="override the schedule's mode")
+    p.add_argument("--heatmap-source", choices=("images", "detections"),
+                   help="override: image backbone or heatmaps rendered from the detections")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="override the device")
+    p.add_argument("--seed", type=int, help="override the seed")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop (with a checkpoint) after this much wall time; rerun to resume")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _model_config(spec: str):
+    from .config_utils import load_yaml_config
+    from .models import PRESETS, ModelConfig
+
+    if spec in PRESETS:
+        return PRESETS[spec]
+    return load_yaml_config(ModelConfig, spec)
+
+
+def _train_config(spec: str):
+    from .config_utils import load_yaml_config
+    from .training.config import TRAIN_PRESETS, TrainConfig
+
+    if spec in TRAIN_PRESETS:
+        return TRAIN_PRESETS[spec]
+    return load_yaml_config(TrainConfig, spec)
+
+
+def auto_room(model_cfg, cameras):
+    """The model config with its room grid proposed from the cameras (same pitch)."""
+    import dataclasses
+
+    from .geometry.grid import propose_room
+
+    pitch = float(min(model_cfg.room.pitch[:2]))
+    grid = propose_room(cameras, height=model_cfg.room.size[2], pitch=pitch)
+    return dataclasses.replace(model_cfg, room=grid)
+
+
+def _cmd_train(args) -> int:
+    import dataclasses
+
+    import torch
+
+    from .data.dataset import MultiViewDataset
+    from .training.trainer import Trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_cfg = _model_config(args.model)
+    train_cfg = _train_config(args.schedule)
+    over = {k: v for k, v in (("mode", args.mode), ("heatmap_source", args.heatmap_source),
+                              ("device", args.device), ("seed", args.seed)) if v is not None}
+    train_cfg = dataclasses.replace(train_cfg, **over)
+    if args.room == "auto":
+        model_cfg = auto_room(model_cfg, MultiViewDataset(args.dataset).cameras)
+        log.info("room grid (auto): centre %s size %s voxels %s",
+                 [round(v, 2) for v in model_cfg.room.center],
+                 [round(v, 2) for v in model_cfg.room.size], list(model_cfg.room.shape))
+    elif args.room != "model":
+        raise ValueError(f"--room must be 'auto' or 'model', got {args.room!r}")
+    trainer = Trainer(model_cfg, train_cfg, args.dataset, args.out, resume=not args.no_resume,
+                      show_progress=not args.no_progress)
+    res = trainer.run(max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
+    if trainer.dist.is_main and trainer.state["stage_index"] >= 5:
+        final = export_model(res.checkpoint, args.out / "model.pt")
+        log.info("training done in %.1f min; model: %s", res.seconds / 60, final)
+    return 0
+
+
+def export_model(checkpoint: Path, out: Path) -> Path:
+    """A slim inference checkpoint (config + weights + training config) from a training one."""
+    from .training.checkpoint import load_checkpoint, make_payload, save_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    # the attention net is only needed for training
+    state = {k: v for k, v in ck["state_dict"].items() if not k.startswith("attn_net.")}
+    payload = make_payload(ck["model_config"], state, train_config=ck["train_config"],
+                           stage="final", step=ck["step"], rng={})
+    save_checkpoint(out, payload)
+    return out
+
+
+# ---------------------------------------------------------------------------- eval / infer
+def _frames_arg(spec: str | None, n: int) -> list[int]:
+    if spec is None:
+        return list(range(n))
+    parts = [int(x) if x else None for x in spec.split(":")]
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"--frames must be START:STOP[:STEP], got {spec!r}")
+    if len(parts) == 1:
+        return [parts[0]]
+    return list(range(n))[slice(*parts)]
+
+
+def _estimator(args, dataset):
+    from .models.estimator import Estimator, load_checkpoint_file
+    from .models.model import model_from_checkpoint
+
+    ck = load_checkpoint_file(args.checkpoint)
+    model = model_from_checkpoint(ck, strict=False).float()
+    tc = ck.get("train_config", {}) or {}
+    source = args.heatmap_source or tc.get("heatmap_source", "images")
+    est = Estimator(model, dataset.cameras, device=args.device,
+                    threshold=getattr(args, "threshold", None))
+    return est, source, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2))
+
+
+def _add_eval_args(p) -> None:
+    p.add_argument("checkpoint", type=Path, help="model checkpoint (model.pt or last.pt)")
+    p.add_argument("dataset", type=Path, help="dataset directory")
+    p.add_argument("--frames", help="START:STOP[:STEP] frame range (default all)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--heatmap-source", choices=("images", "detections"),
+                   help="default: what the model was trained with")
+    p.add_argument("--threshold", type=float, help="root score threshold (default: model's)")
+    p.add_argument("--drop-view", type=int, action="append", default=[],
+                   help="treat this view index as a missing camera (repeatable)")
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser(
+        "eval", help="score a model against a dataset's 3D ground truth",
+        description="Panoptic protocol: AP@25..150 mm, Recall@500, MPJPE; writes JSON and "
+                    "markdown when --out is given.")
+    _add_eval_args(p)
+    p.add_argument("--out", type=Path, help="write metrics.json and metrics.md here")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args) -> int:
+    from .data.dataset import GroundTruth3D, MultiViewDataset
+    from .evaluation import markdown_table, write_json
+    from .inference import evaluate_predictions, predict_dataset
+
+    ds = MultiViewDataset(args.dataset)
+    est, source, sigma, min_conf = _estimator(args, ds)
+    frames = _frames_arg(args.frames, ds.num_frames)
+    pred = predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+    res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(args.dataset))
+    row = {"dataset": args.dataset.name, "frames": len(frames), **{
+        f"AP{k}": v for k, v in res.ap.items()}, "Recall@500": res.recall_500,
+        "MPJPE mm": res.mpjpe_mm, "frames/s": pred.fps}
+    table = markdown_table([row])
+    sys.stdout.write(table + "\n")
+    if args.out:
+        write_json(args.out / "metrics.json", {**res.as_dict(), "fps": pred.fps,
+                                               "checkpoint": str(args.checkpoint),
+                                               "dataset": str(args.dataset)})
+        (args.out / "metrics.md").write_text(table + "\n")
+    return 0
+
+
+def _add_infer(sub) -> None:
+    p = sub.add_parser(
+        "infer", help="estimate 3D poses for a dataset: JSON + overlay PNGs",
+        description="Writes OUT/poses3d.json (per frame: people with joints in metres, "
+                    "per-joint confidence, root score) and overlay PNGs of every view with "
+                    "the projected skeletons plus a 3D view.")
+    _add_eval_args(p)
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--overlay-every", type=int, default=10,
+                   help="write an overlay PNG every N frames (0 = none; default 10)")
+    p.set_defaults(func=_cmd_infer)
+
+
+def _cmd_infer(args) -> int:
+    from .data.dataset import MultiViewDataset
+    from .evaluation import write_json
+    from .inference import predict_dataset
+    from .skeleton import PANOPTIC15
+
+    ds = MultiViewDataset(args.dataset)
+    est, source, sigma, min_conf = _estimator(args, ds)
+    frames = _frames_arg(args.frames, ds.num_frames)
+    pred = predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+    out = {"format": "selfpose3d-poses3d/1", "joint_set": PANOPTIC15.name,
+           "joints": list(PANOPTIC15.joints), "units": "m", "frames": []}
+    for f, sk in zip(pred.frames, pred.skeletons):
+        out["frames"].append({"frame": int(f), "timestamp": float(ds.timestamps[f]),
+                              "people": [{"joints": np.round(j, 4).tolist(),
+                                          "confidence": np.round(c, 3).tolist(),
+                                          "root_score": round(float(s), 4)}
+                                         for j, c, s in zip(sk.joints, sk.confidence,
+                                                            sk.root_scores)]})
+    write_json(args.out / "poses3d.json", out)
+    n_png = 0
+    if args.overlay_every > 0:
+        from .visualize import render_overlay
+
+        for k, (f, sk) in enumerate(zip(pred.frames, pred.skeletons)):
+            if k % args.overlay_every == 0:
+                render_overlay(ds, int(f), args.out / f"overlay_{int(f):06d}.png",
+                               predictions=sk)
+                n_png += 1
+    log.info("%d frames at %.1f frames/s -> %s (%d overlays)", len(frames), pred.fps,
+             args.out / "poses3d.json", n_png)
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -161,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-supervised multi-view multi-person 3D human pose (SelfPose3d).")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for add in (_add_demo, _add_synth, _add_show, _add_room):
+    for add in (_add_demo, _add_synth, _add_show, _add_room, _add_train, _add_eval, _add_infer):
         add(sub)
     return parser
 

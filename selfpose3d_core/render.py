@@ -55,6 +55,7 @@ class HeatmapTargets(NamedTuple):
         heatmaps: (*, J, H, W) Gaussian targets in [0, 1].
         weights: (*, J) 1 where at least one person has the joint inside the map with
             confidence ≥ ``min_conf``, else 0 (a joint nobody shows carries no loss).
+            Joints up to 3σ outside the map are drawn (their tails) but do not count.
     """
 
     heatmaps: torch.Tensor
@@ -76,10 +77,16 @@ def render_targets(uv: torch.Tensor, conf: torch.Tensor, height: int, width: int
         :class:`HeatmapTargets`.
     """
     finite = torch.isfinite(uv).all(-1)
-    inside = finite & (uv[..., 0] >= -0.5) & (uv[..., 0] <= width - 0.5) \
-        & (uv[..., 1] >= -0.5) & (uv[..., 1] <= height - 0.5)
-    keep = inside & (conf >= min_conf) & (conf > 0)
-    w = torch.where(keep, conf if use_confidence else torch.ones_like(conf),
+
+    def within(margin: float) -> torch.Tensor:
+        return finite & (uv[..., 0] >= -0.5 - margin) & (uv[..., 0] <= width - 0.5 + margin) \
+            & (uv[..., 1] >= -0.5 - margin) & (uv[..., 1] <= height - 0.5 + margin)
+
+    confident = (conf >= min_conf) & (conf > 0)
+    # joints just outside the map still draw their tails (as a rendered prediction does)
+    draw = within(3.0 * sigma) & confident
+    keep = within(0.0) & confident
+    w = torch.where(draw, conf if use_confidence else torch.ones_like(conf),
                     torch.zeros_like(conf))
     uv = torch.where(finite[..., None], uv, torch.zeros_like(uv))
     hm = render_heatmaps(uv, w, height, width, sigma)

@@ -25,6 +25,7 @@ from selfpose3d_core.geometry.calibration import (
     pizza_demo_crop_cameras,
 )
 from selfpose3d_core.geometry.camera import Camera
+from selfpose3d_core.geometry.checks import fit_sphere
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,7 @@ def test_panoptic_hd_dome(data_dir, seq):
     assert len(cams) == 31
     assert all(c.name.startswith("00_") and c.image_size == (1920, 1080) for c in cams)
     C = _centres(cams)
-    # least-squares sphere through the centres: |C - c|^2 = r^2
-    A = np.concatenate([2 * C, np.ones((len(C), 1))], axis=1)
-    x = np.linalg.lstsq(A, (C ** 2).sum(1), rcond=None)[0]
-    centre, radius = x[:3], float(np.sqrt(x[3] + x[:3] @ x[:3]))
-    resid = np.abs(np.linalg.norm(C - centre, axis=1) - radius).max()
+    centre, radius, resid = fit_sphere(C)  # least-squares sphere through the centres
     log.info("Panoptic %s: dome centre %s m, radius %.3f m, max residual %.3f m, heights "
              "%.2f .. %.2f m", seq, centre.round(3), radius, resid, C[:, 2].min(),
              C[:, 2].max())

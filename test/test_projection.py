@@ -7,37 +7,24 @@ import torch
 from helpers import random_camera
 
 from selfpose3d_core.geometry import Camera, project, project_numpy, stack_cameras
+from selfpose3d_core.geometry.checks import (
+    compare_projection_with_opencv,
+    gradcheck_projection,
+    points_in_front,
+)
 from selfpose3d_core.geometry.projection import undistort_pixels_numpy, undistort_points_numpy
-
-
-def _points_in_front(rng, cam: Camera, n: int) -> np.ndarray:
-    """Random world points that project well inside the image of ``cam``."""
-    uv = rng.uniform([0.1 * cam.width, 0.1 * cam.height], [0.9 * cam.width, 0.9 * cam.height],
-                     size=(n, 2))
-    xn = undistort_points_numpy(uv, cam)
-    depth = rng.uniform(1.0, 6.0, size=(n, 1))
-    xc = np.concatenate([xn * depth, depth], axis=1)
-    return (xc - cam.t) @ cam.R  # camera → world: R^T (x - t)
 
 
 class TestProjectAgainstOpenCV:
     def test_random_cameras_with_distortion(self):
-        rng = np.random.default_rng(0)
-        worst = 0.0
-        for _ in range(20):
-            cam = random_camera(rng)
-            X = _points_in_front(rng, cam, 200)
-            ref, _ = cv2.projectPoints(X, cv2.Rodrigues(cam.R)[0], cam.t, cam.K, cam.dist)
-            ours_np = project_numpy(X, cam)
-            ours_t = project(torch.as_tensor(X), stack_cameras([cam], dtype=torch.float64))
-            worst = max(worst, np.abs(ours_np - ref[:, 0]).max(),
-                        np.abs(ours_t.uv[0].numpy() - ref[:, 0]).max())
-            assert ours_t.valid.all()
-        assert worst < 1e-3, f"max |ours - cv2.projectPoints| = {worst} px"
+        r = compare_projection_with_opencv(np.random.default_rng(0), num_cameras=20,
+                                           num_points=200)
+        assert r.all_valid
+        assert r.max_diff < 1e-3, f"max |ours - cv2.projectPoints| = {r.max_diff} px"
 
     def test_camera_method_matches(self):
         cam = random_camera(np.random.default_rng(1))
-        X = _points_in_front(np.random.default_rng(2), cam, 10)
+        X = points_in_front(np.random.default_rng(2), cam, 10)
         np.testing.assert_allclose(cam.project(X), project_numpy(X, cam))
 
 
@@ -68,24 +55,14 @@ class TestProjectBatching:
 
 
 def test_gradcheck_projection_with_distortion():
-    cam = random_camera(np.random.default_rng(5))
-    ct = stack_cameras([cam], dtype=torch.float64)
-    X = torch.as_tensor(_points_in_front(np.random.default_rng(6), cam, 5), dtype=torch.float64)
-    X.requires_grad_(True)
-    dist = ct.dist.clone().requires_grad_(True)
-    K = ct.K.clone().requires_grad_(True)
-
-    def f(X, dist, K):
-        return project(X, ct._replace(dist=dist, K=K)).uv
-
-    assert torch.autograd.gradcheck(f, (X, dist, K), eps=1e-6, atol=1e-5)
+    assert gradcheck_projection(seed=5)  # raises with the details on failure
 
 
 def test_undistort_inverts_distortion():
     rng = np.random.default_rng(7)
     for _ in range(5):
         cam = random_camera(rng)
-        X = _points_in_front(rng, cam, 100)
+        X = points_in_front(rng, cam, 100)
         uv = project_numpy(X, cam)
         xc = cam.world_to_camera(X)
         np.testing.assert_allclose(undistort_points_numpy(uv, cam), xc[:, :2] / xc[:, 2:],
@@ -111,7 +88,7 @@ class TestCameraValidation:
 
     def test_center_and_scaled_crop(self):
         cam = random_camera(np.random.default_rng(8), distortion=False)
-        X = _points_in_front(np.random.default_rng(9), cam, 20)
+        X = points_in_front(np.random.default_rng(9), cam, 20)
         uv = cam.project(X)
         half = cam.scaled(0.5)
         np.testing.assert_allclose(half.project(X), (uv + 0.5) * 0.5 - 0.5, atol=1e-9)
@@ -123,5 +100,5 @@ class TestCameraValidation:
         rng = np.random.default_rng(10)
         cam = random_camera(rng)
         ct = stack_cameras([cam], dtype=torch.float64)
-        X = torch.as_tensor(_points_in_front(rng, cam, 100))
+        X = torch.as_tensor(points_in_front(rng, cam, 100))
         assert project(X, ct).valid.all()

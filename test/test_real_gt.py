@@ -12,11 +12,14 @@ import pytest
 
 from selfpose3d_core.data import (
     FOURDA_GT_JOINTS,
+    epipolar_match_errors,
     load_4da_detections,
     load_4da_skeletons,
     load_actors_gt,
     load_coco_predictions,
     load_panoptic_bodies,
+    nearest_candidate_errors,
+    stack_skeleton_frames,
 )
 from selfpose3d_core.geometry.calibration import (
     load_4dassociation_calibration,
@@ -52,44 +55,10 @@ def shelf_detections(data_dir):
             for v in range(5)]
 
 
-def _stack(frames, J: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames of ragged people → joints (F, Pmax, J, 3), mask (F, Pmax, J)."""
-    P = max(max(f.num_people for f in frames), 1)
-    joints = np.zeros((len(frames), P, J, 3))
-    mask = np.zeros((len(frames), P, J), dtype=bool)
-    for i, f in enumerate(frames):
-        joints[i, :f.num_people] = f.joints[:, :J]
-        mask[i, :f.num_people] = f.valid[:, :J]
-    return joints, mask
-
-
-def _nearest_candidate_errors(cams, detections, joints, mask, shelf_idx, body_idx):
-    """Pixel distance from each projected GT joint to the nearest OpenPose candidate.
-
-    joints (F, P, J, 3), mask (F, P, J) → 1D errors over (view, frame, person, joint) where
-    the joint is valid, projects inside the image and the view has a candidate of it.
-    """
-    F = joints.shape[0]
-    errs = []
-    for v, cam in enumerate(cams):
-        uv = cam.project(joints[:, :, shelf_idx])  # (F, P, Jm, 2)
-        ok = mask[:, :, shelf_idx] & cam.in_image(uv)
-        for m, bj in enumerate(body_idx):
-            cands = [detections[v].frames[f].candidates[bj][:, :2] for f in range(F)]
-            N = max(max(len(c) for c in cands), 1)
-            pad = np.full((F, N, 2), np.nan)  # (F, N, 2) candidates, NaN = none
-            for f, c in enumerate(cands):
-                pad[f, :len(c)] = c
-            d = np.linalg.norm(uv[:, :, m, None] - pad[:, None], axis=-1)  # (F, P, N)
-            d = np.where(np.isnan(d), np.inf, d).min(-1)  # (F, P)
-            errs.append(d[ok[:, :, m] & np.isfinite(d)])
-    return np.concatenate(errs)
-
-
 # ---------------------------------------------------------------------------- 4D Association
 def test_4da_gt_parses(shelf_gt):
     assert len(shelf_gt) == 301
-    joints, mask = _stack(shelf_gt, 15)
+    joints, mask = stack_skeleton_frames(shelf_gt, 15)
     counts = [f.num_people for f in shelf_gt]
     log.info("4DA gt.txt: people per frame %d..%d, valid %.3f", min(counts), max(counts),
              mask[np.any(mask, -1)].mean())
@@ -131,16 +100,16 @@ def test_4da_detections_parse(shelf_detections):
 
 def test_shelf_gt_projects_onto_openpose(data_dir, shelf_gt, shelf_detections):
     cams = load_4dassociation_calibration(data_dir / "shelf_4dassociation/calibration.json")
-    joints, mask = _stack(shelf_gt, 15)
+    joints, mask = stack_skeleton_frames(shelf_gt, 15)
     shelf_idx = [SHELF14.index(n) for n in SHELF_BODY_JOINTS]
     body_idx = [BODY25.index(n) for n in SHELF_BODY_JOINTS]
-    e = _nearest_candidate_errors(cams, shelf_detections, joints, mask, shelf_idx, body_idx)
+    e = nearest_candidate_errors(cams, shelf_detections, joints, mask, shelf_idx, body_idx)
     log.info("Shelf GT vs nearest OpenPose candidate: median %.1f px, p90 %.1f px, n = %d",
              np.median(e), np.percentile(e, 90), e.size)
     assert e.size > 25000 and np.median(e) < 20  # measured 14.1 px (p90 66 px)
-    mid = _nearest_candidate_errors(cams, shelf_detections, joints, mask, [14],
+    mid = nearest_candidate_errors(cams, shelf_detections, joints, mask, [14],
                                     [BODY25.index("mid_hip")])
-    hips = _nearest_candidate_errors(cams, shelf_detections, joints, mask, [2, 3],
+    hips = nearest_candidate_errors(cams, shelf_detections, joints, mask, [2, 3],
                                      [BODY25.index("r_hip"), BODY25.index("l_hip")])
     log.info("joint 15 vs BODY25 mid_hip: median %.1f px (hips: %.1f px)", np.median(mid),
              np.median(hips))
@@ -186,39 +155,12 @@ def test_shelf_actors_gt(data_dir, shelf_gt, shelf_detections):
         dev = np.abs(fr.joints - shelf_gt[f].joints[:, :14]).max()
         assert dev < 0.15  # measured 0.135 m (gt.txt is a slightly revised annotation)
     cams = load_voxelpose_calibration(data_dir / "shelf_mmpose_subset/calibration_shelf.json")
-    joints, mask = _stack(gt, 14)
+    joints, mask = stack_skeleton_frames(gt, 14)
     idx = [SHELF14.index(n) for n in SHELF_BODY_JOINTS]
-    e = _nearest_candidate_errors(cams, shelf_detections, joints, mask, idx,
+    e = nearest_candidate_errors(cams, shelf_detections, joints, mask, idx,
                                   [BODY25.index(n) for n in SHELF_BODY_JOINTS])
     log.info("actorsGT (VoxelPose calibration) vs OpenPose: median %.1f px", np.median(e))
     assert np.median(e) < 20  # measured 12.7 px
-
-
-def _epipolar_errors(cams, preds, min_score: float = 0.5) -> np.ndarray:
-    """For each person of each view pair, the median epipolar distance (px) of its COCO
-    joints to the best-matching person of the other view."""
-    out = []
-    for (va, f), ka in preds.items():
-        for vb in range(va + 1, len(cams)):
-            kb = preds[(vb, f)]
-            if ka.num_people == 0 or kb.num_people == 0:
-                continue
-            a, b = cams[va], cams[vb]
-            R = b.R @ a.R.T  # a → b
-            t = b.t - R @ a.t
-            tx = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
-            Fm = np.linalg.inv(b.K).T @ tx @ R @ np.linalg.inv(a.K)  # (3, 3) fundamental
-            xa = np.concatenate([ka.keypoints, np.ones((*ka.keypoints.shape[:2], 1))], -1)
-            xb = np.concatenate([kb.keypoints, np.ones((*kb.keypoints.shape[:2], 1))], -1)
-            lines = xa @ Fm.T  # (Pa, 17, 3) epipolar lines in b
-            d = np.abs(np.einsum("qkj,pkj->pqk", xb, lines)) / np.linalg.norm(
-                lines[:, None, :, :2], axis=-1)  # (Pa, Pb, 17)
-            w = (ka.scores[:, None] > min_score) & (kb.scores[None] > min_score)
-            med = np.array([[np.median(d[p, q][w[p, q]]) if w[p, q].sum() >= 5 else np.inf
-                             for q in range(kb.num_people)] for p in range(ka.num_people)])
-            best = med.min(1)
-            out.append(best[np.isfinite(best)])
-    return np.concatenate(out)
 
 
 def test_shelf_coco_predictions(data_dir):
@@ -229,7 +171,7 @@ def test_shelf_coco_predictions(data_dir):
                for k in preds.values())
     assert preds[(2, 0)].num_people == 5
     cams = load_voxelpose_calibration(data_dir / "shelf_mmpose_subset/calibration_shelf.json")
-    e = _epipolar_errors(cams, preds)
+    e = epipolar_match_errors(cams, preds, min_score=0.5)
     log.info("Shelf pkl predictions: epipolar distance to the best match in the other view: "
              "median %.1f px over %d person pairs", np.median(e), e.size)
     assert np.median(e) < 10  # measured 4.5 px: the calibration fits these detections

@@ -26,12 +26,14 @@ from selfpose3d_core.synthetic.body import (
     neutral_pose,
     sample_shape,
 )
-from selfpose3d_core.synthetic.detector import MISS_CONF, detectable_people
+from selfpose3d_core.synthetic.detector_stats import (
+    MEDIAN_RAYLEIGH,
+    NOISE_CHECK_CONFIG,
+    measure_detector_noise,
+)
 from selfpose3d_core.synthetic.motion import pose_frame, simulate_people
 from selfpose3d_core.synthetic.renderer import ViewRenderer
 from selfpose3d_core.synthetic.room import make_cameras, make_room
-
-MEDIAN_RAYLEIGH = math.sqrt(2.0 * math.log(2.0))  # median of |N(0, I_2)|
 
 
 # --------------------------------------------------------------------------- config
@@ -233,46 +235,29 @@ def test_nearer_person_occludes():
 # --------------------------------------------------------------------------- detector
 @pytest.fixture(scope="module")
 def detector_run():
-    det = DetectorConfig(base_sigma_px=2.0, occlusion_sigma_gain_px=10.0, joint_miss_rate=0.05,
-                         occlusion_miss_gain=0.5, person_miss_rate=0.1, swap_rate=0.1,
-                         false_positive_rate=0.3)
-    cfg = SynthConfig(num_frames=120, fps=5.0, image_width=320, image_height=240, seed=3,
-                      detector=det)
+    cfg = NOISE_CHECK_CONFIG
     sc = SyntheticScene(cfg)
     return cfg, sc, [sc.frame(i, render_images=False) for i in range(len(sc))]
+
+
+def test_noise_check_config():
+    det = NOISE_CHECK_CONFIG.detector
+    assert (det.base_sigma_px, det.occlusion_sigma_gain_px, det.joint_miss_rate,
+            det.occlusion_miss_gain, det.person_miss_rate, det.swap_rate,
+            det.false_positive_rate) == (2.0, 10.0, 0.05, 0.5, 0.1, 0.1, 0.3)
+    c = NOISE_CHECK_CONFIG
+    assert (c.num_frames, c.fps, c.image_size, c.seed) == (120, 5.0, (320, 240), 3)
 
 
 def test_detector_noise_matches_config(detector_run):
     """Measured noise vs configured (tolerances ≥ 4 standard errors, see comments)."""
     cfg, sc, frames = detector_run
     det = cfg.detector
-    err0, norm, errs, confs = [], [], [], []
-    n_miss = n_cand = n_detectable = n_found = n_swap = n_fp = 0
-    fp_scores, real_scores = [], []
-    for fr in frames:
-        for cam, vr, d in zip(sc.cameras, fr.views, fr.detections):
-            _, _, _, detectable = detectable_people(det, cam, fr.coco_joints, vr.occlusion)
-            n_detectable += int(detectable.sum())
-            real = d.gt_index >= 0
-            assert set(d.gt_index[real]) <= set(np.nonzero(detectable)[0])
-            n_found += int(real.sum())
-            n_fp += int((~real).sum())
-            n_swap += int(d.swapped[real].sum())
-            fp_scores += list(d.scores[~real])
-            real_scores += list(d.scores[real])
-            assert np.all(np.diff(d.scores) <= 0)
-            for k in np.nonzero(real)[0]:
-                e = np.linalg.norm(d.keypoints[k] - d.truth_uv[k], axis=-1)
-                o = d.truth_occ[k]
-                inside = cam.in_image(d.truth_uv[k])
-                found = d.conf[k] >= MISS_CONF
-                assert not np.any(found & ~inside)  # outside the image → missed
-                err0 += list(e[found & (o == 0)])
-                norm += list((e / (det.base_sigma_px + det.occlusion_sigma_gain_px * o))[found])
-                errs += list(e[found])
-                confs += list(d.conf[k][found])
-                n_cand += int((inside & (o == 0)).sum())
-                n_miss += int((inside & (o == 0) & ~found).sum())
+    st = measure_detector_noise(sc, frames)
+    assert st.n_found_not_detectable == 0  # only detectable people are detected
+    assert st.n_unsorted_views == 0  # detections sorted by score
+    assert st.n_found_outside_image == 0  # outside the image → missed
+    err0, norm = st.errors_unoccluded, st.errors_normalised
     # median error of unoccluded joints = σ·sqrt(2 ln 2); with n > 10⁴ its standard error
     # is 0.85 σ / sqrt(n) < 1 % of the median: 5 % is > 5 standard errors
     assert len(err0) > 10000
@@ -280,17 +265,19 @@ def test_detector_noise_matches_config(detector_run):
     # all found joints, normalised by their configured σ(o) = base + gain·o
     assert np.median(norm) == pytest.approx(MEDIAN_RAYLEIGH, rel=0.05)
     # miss rate of unoccluded joints in the image: binomial s.e. sqrt(p(1-p)/n) ≈ 0.002
-    assert n_miss / n_cand == pytest.approx(det.joint_miss_rate, abs=0.01)
+    assert st.n_joint_misses / st.n_joint_candidates == pytest.approx(det.joint_miss_rate,
+                                                                      abs=0.01)
     # person misses (n ≈ 1600, s.e. ≈ 0.0075), swaps (s.e. ≈ 0.008)
-    assert 1 - n_found / n_detectable == pytest.approx(det.person_miss_rate, abs=0.03)
-    assert n_swap / n_found == pytest.approx(det.swap_rate, abs=0.03)
+    assert 1 - st.n_found / st.n_detectable == pytest.approx(det.person_miss_rate, abs=0.03)
+    assert st.n_swapped / st.n_found == pytest.approx(det.swap_rate, abs=0.03)
     # false positives per view and frame: Poisson, 600 view-frames, s.e. ≈ 0.022
-    assert n_fp / (len(frames) * len(sc.cameras)) == pytest.approx(det.false_positive_rate,
-                                                                   abs=0.09)
-    assert np.median(fp_scores) < np.median(real_scores) - 0.2
+    assert st.n_view_frames == len(frames) * len(sc.cameras)
+    assert st.n_false_positives / st.n_view_frames == pytest.approx(det.false_positive_rate,
+                                                                    abs=0.09)
+    assert np.median(st.fp_scores) < np.median(st.real_scores) - 0.2
     # confidences track the error
-    assert spearmanr(errs, confs).statistic < -0.5
-    assert 0.85 < np.median(confs) < 0.98
+    assert spearmanr(st.errors, st.confidences).statistic < -0.5
+    assert 0.85 < np.median(st.confidences) < 0.98
 
 
 def test_swaps_are_mirrored(detector_run):

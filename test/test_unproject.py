@@ -6,26 +6,12 @@ import torch
 from helpers import ring_rig
 
 from selfpose3d_core.geometry import stack_cameras
-from selfpose3d_core.geometry.affine import (
-    input_to_heatmap,
-    letterbox_affine,
-    project_to_input,
-    random_augment_affine,
-)
+from selfpose3d_core.geometry.affine import letterbox_affine
+from selfpose3d_core.geometry.checks import gradcheck_unproject, point_to_voxel_peak
 from selfpose3d_core.geometry.grid import VoxelGrid, cube_points, propose_room
 from selfpose3d_core.geometry.unproject import SamplingGridCache, sampling_grid, unproject
-from selfpose3d_core.render import render_heatmaps
 
 IN, HM = (320, 256), (80, 64)
-
-
-def _render_point_views(X, cams, affines):
-    """Heatmaps (1, V, 1, H, W) of world points X (P, 3) in every view."""
-    ct = stack_cameras(cams, dtype=torch.float64)
-    proj = project_to_input(torch.as_tensor(X)[None], ct, torch.as_tensor(affines)[None])
-    uv = input_to_heatmap(proj.uv, IN, HM)  # (1, V, P, 2)
-    w = proj.valid.to(torch.float64)
-    return render_heatmaps(uv[..., None, :], w[..., None], HM[1], HM[0], sigma=2.0)[:, :, None, 0]
 
 
 class TestVoxelGrid:
@@ -51,23 +37,12 @@ class TestVoxelGrid:
 
 
 def test_point_unprojects_to_its_voxel():
-    cams = ring_rig(5)
-    ct = stack_cameras(cams, dtype=torch.float64)
-    grid = VoxelGrid(center=(0, 0, 1), size=(4, 4, 2), shape=(41, 41, 21))
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        X = rng.uniform([-1.2, -1.2, 0.3], [1.2, 1.2, 1.7], size=(1, 3))
-        A = np.stack([random_augment_affine(rng, (640, 480), IN) for _ in cams])
-        hm = _render_point_views(X, cams, A)
-        sg = sampling_grid(grid.points(dtype=torch.float64)[None], ct, torch.as_tensor(A)[None],
-                           IN, HM)
-        vol = unproject(hm, sg)  # (1, 1, N)
-        peak = int(vol[0, 0].argmax())
-        peak_xyz = grid.points(dtype=torch.float64)[peak].numpy()
-        nearest = np.abs(grid.points(dtype=torch.float64).numpy() - X).sum(1).argmin()
-        assert peak == nearest or np.abs(peak_xyz - X[0]).max() <= grid.pitch.max() * 0.75, (
-            f"peak {peak_xyz} vs point {X[0]}")
-        assert 0.5 < float(vol.max()) <= 1.0  # voxel centre ≠ point: below the peak 1
+    r = point_to_voxel_peak(np.random.default_rng(0), num_points=5, num_views=5,
+                            input_size=IN, heatmap_size=HM)
+    for X, peak_xyz, nearest, max_abs, value in zip(r.points, r.peak_xyz, r.is_nearest,
+                                                    r.max_abs_error_m, r.peak_value):
+        assert nearest or max_abs <= r.pitch.max() * 0.75, f"peak {peak_xyz} vs point {X}"
+        assert 0.5 < value <= 1.0  # voxel centre ≠ point: below the peak 1
 
 
 def test_fusion_is_masked_mean_and_clamped():
@@ -87,17 +62,7 @@ def test_fusion_is_masked_mean_and_clamped():
 
 
 def test_gradcheck_unprojection():
-    cams = ring_rig(2)
-    ct = stack_cameras(cams, dtype=torch.float64)
-    A = torch.as_tensor(np.stack([letterbox_affine((640, 480), (64, 48))] * 2))[None]
-    pts = torch.tensor([[[0.11, 0.07, 0.93], [0.31, -0.23, 1.37], [-0.4, 0.2, 0.5]]],
-                       dtype=torch.float64, requires_grad=True)
-    hm = torch.rand(1, 2, 2, 12, 16, dtype=torch.float64, requires_grad=True) * 0.5
-
-    def f(hm, pts):
-        return unproject(hm, sampling_grid(pts, ct, A, (64, 48), (16, 12)))
-
-    assert torch.autograd.gradcheck(f, (hm, pts), eps=1e-6, atol=1e-5)
+    assert gradcheck_unproject(seed=0)  # raises with the details on failure
 
 
 def test_batched_cubes_match_single():

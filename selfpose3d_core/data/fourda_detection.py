@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ..geometry.camera import Camera
 from ..skeleton import BODY25, BODY25_PAF_LIMBS
 from .fourda import _count, _tokens
 
-__all__ = ["CandidateFrame", "OpenPoseCandidates", "load_4da_detections"]
+__all__ = ["CandidateFrame", "OpenPoseCandidates", "load_4da_detections",
+           "nearest_candidate_errors"]
 
 
 class CandidateFrame(NamedTuple):
@@ -92,3 +94,45 @@ def load_4da_detections(path: str | Path, image_size: tuple[int, int]) -> OpenPo
     if pos != tok.size:
         raise ValueError(f"{path}: {tok.size - pos} tokens left over after {F} frames")
     return OpenPoseCandidates(skeleton_type=kind, image_size=(w, h), frames=tuple(frames))
+
+
+def nearest_candidate_errors(cams: Sequence[Camera], detections: Sequence[OpenPoseCandidates],
+                             joints: np.ndarray, valid: np.ndarray, gt_joints: Sequence[int],
+                             body_joints: Sequence[int]) -> np.ndarray:
+    """Pixel distance from each projected 3D joint to the nearest OpenPose candidate.
+
+    Checks a calibration and a ground truth against independent 2D detections: joint
+    ``gt_joints[m]`` of the ground truth is compared with the candidates of BODY_25 joint
+    ``body_joints[m]`` of the same frame and view.
+
+    Args:
+        cams: V cameras; detections: their V candidate files (frame f ↔ joints[f]).
+        joints: (F, P, J, 3) world joints (m); valid: (F, P, J) bool
+            (e.g. from :func:`~selfpose3d_core.data.frames.stack_skeleton_frames`).
+        gt_joints, body_joints: M matching joint indices into J and into BODY_25.
+    Returns:
+        1D errors (px) over (view, joint pair, frame, person) where the joint is valid,
+        projects inside the image and the view has a candidate of it.
+    """
+    if len(gt_joints) != len(body_joints):
+        raise ValueError(f"nearest_candidate_errors: {len(gt_joints)} gt_joints but "
+                         f"{len(body_joints)} body_joints")
+    if len(cams) != len(detections):
+        raise ValueError(f"nearest_candidate_errors: {len(cams)} cameras but "
+                         f"{len(detections)} detection files")
+    F = joints.shape[0]
+    gt_joints = list(gt_joints)
+    errs = []
+    for v, cam in enumerate(cams):
+        uv = cam.project(joints[:, :, gt_joints])  # (F, P, M, 2)
+        ok = valid[:, :, gt_joints] & cam.in_image(uv)
+        for m, bj in enumerate(body_joints):
+            cands = [detections[v].frames[f].candidates[bj][:, :2] for f in range(F)]
+            N = max(max(len(c) for c in cands), 1)
+            pad = np.full((F, N, 2), np.nan)  # (F, N, 2) candidates, NaN = none
+            for f, c in enumerate(cands):
+                pad[f, :len(c)] = c
+            d = np.linalg.norm(uv[:, :, m, None] - pad[:, None], axis=-1)  # (F, P, N)
+            d = np.where(np.isnan(d), np.inf, d).min(-1)  # (F, P)
+            errs.append(d[ok[:, :, m] & np.isfinite(d)])
+    return np.concatenate(errs) if errs else np.zeros(0)

@@ -6,11 +6,11 @@ All 3D coordinates are metres in this project's world (z up; see
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["SkeletonFrame", "Keypoints2D"]
+__all__ = ["SkeletonFrame", "Keypoints2D", "stack_skeleton_frames"]
 
 
 class SkeletonFrame(NamedTuple):
@@ -29,6 +29,26 @@ class SkeletonFrame(NamedTuple):
     @property
     def num_people(self) -> int:
         return int(self.ids.shape[0])
+
+
+def stack_skeleton_frames(frames: Sequence[SkeletonFrame],
+                          num_joints: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of ragged people → padded arrays.
+
+    Args:
+        frames: F frames; each has at least ``num_joints`` joints (extra ones are dropped).
+        num_joints: J, the joints to keep (the first J).
+    Returns:
+        ``(joints (F, Pmax, J, 3), valid (F, Pmax, J))``, Pmax = max(1, most people in a
+        frame); padded rows are 0 and not valid.
+    """
+    P = max(max((f.num_people for f in frames), default=0), 1)
+    joints = np.zeros((len(frames), P, num_joints, 3))
+    valid = np.zeros((len(frames), P, num_joints), dtype=bool)
+    for i, f in enumerate(frames):
+        joints[i, :f.num_people] = f.joints[:, :num_joints]
+        valid[i, :f.num_people] = f.valid[:, :num_joints]
+    return joints, valid
 
 
 class Keypoints2D(NamedTuple):

@@ -12,13 +12,16 @@ from __future__ import annotations
 import collections
 import pickle
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 import scipy.io
 
+from ..geometry.camera import Camera
+from ..geometry.epipolar import epipolar_distances, fundamental_matrix
 from .frames import Keypoints2D, SkeletonFrame
 
-__all__ = ["load_actors_gt", "load_coco_predictions"]
+__all__ = ["load_actors_gt", "load_coco_predictions", "epipolar_match_errors"]
 
 _SHELF_JOINTS = 14
 _COCO_JOINTS = 17
@@ -125,3 +128,36 @@ def load_coco_predictions(path: str | Path) -> dict[tuple[int, int], Keypoints2D
         out[(int(parts[0]), int(parts[1]))] = Keypoints2D(keypoints=arr[..., :2],
                                                           scores=arr[..., 2])
     return out
+
+
+def epipolar_match_errors(cams: Sequence[Camera], preds: Mapping[tuple[int, int], Keypoints2D],
+                          min_score: float = 0.5, min_joints: int = 5) -> np.ndarray:
+    """How well calibration and per-view predictions agree, without ground truth.
+
+    For every frame, view pair (a < b) and person p of view a: the median epipolar distance
+    (px, in view b; :func:`~selfpose3d_core.geometry.epipolar.epipolar_distances`) of its
+    joints to each person q of view b, over the joints both score above ``min_score``
+    (pairs with fewer than ``min_joints`` such joints are skipped); the best q is kept.
+
+    Args:
+        cams: the V cameras (view index = position).
+        preds: ``{(view, frame): Keypoints2D}`` as :func:`load_coco_predictions`; every
+            (view, frame) of a frame present must be there.
+    Returns:
+        (M,) one best-match median per person that had a match.
+    """
+    out = []
+    for (va, f), ka in sorted(preds.items()):
+        for vb in range(va + 1, len(cams)):
+            kb = preds[(vb, f)]
+            if ka.num_people == 0 or kb.num_people == 0:
+                continue
+            d = epipolar_distances(ka.keypoints, kb.keypoints,
+                                   fundamental_matrix(cams[va], cams[vb]))  # (Pa, Pb, J)
+            w = (ka.scores[:, None] > min_score) & (kb.scores[None] > min_score)
+            med = np.array([[np.median(d[p, q][w[p, q]]) if w[p, q].sum() >= min_joints
+                             else np.inf for q in range(kb.num_people)]
+                            for p in range(ka.num_people)])  # (Pa, Pb)
+            best = med.min(1)
+            out.append(best[np.isfinite(best)])
+    return np.concatenate(out) if out else np.zeros(0)

@@ -1,0 +1,2 @@
+"""Training: trainer, losses and the generic training infrastructure (checkpoints, progress,
+metrics log, DDP helpers, RNG state)."""

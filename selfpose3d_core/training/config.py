@@ -1,0 +1,230 @@
+"""Training configuration (frozen dataclasses; YAML via :mod:`selfpose3d_core.config_utils`).
+
+The schedule follows SelfPose3d §3.6 (method.md), stage by stage:
+
+1. ``backbone`` — the 2D heatmap net on the pseudo 2D poses (augmented views);
+2. ``root`` — root_net from synthetic roots + root consistency, backbone frozen;
+3. ``pose_l2`` — pose_net (and the attention net) from cross-affine-view rendering, L2
+   heatmap loss (+ soft attention), root_net frozen;
+4. ``pose_l1`` — as 3 plus the Hungarian L1 joint loss with hard view attention;
+5. ``pose_hard`` — as 4 on "hard" pseudo labels (joint confidence ≥ ``hard_conf``).
+
+Lengths are in epochs (passes over the training frames; fractions allowed). In
+``supervised`` mode (the upper bound, VoxelPose-style) the same stages train the backbone
+on projected 3D ground truth, root_net on ground-truth root volumes and pose_net with an
+L1 loss on ground-truth joints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config_utils import from_dict, to_dict
+from .augment import PhotometricAugmentConfig
+
+__all__ = ["StageConfig", "LossWeights", "RootSynthConfig", "AugmentConfig", "TrainConfig",
+           "STAGES", "TRAIN_PRESETS", "train_preset"]
+
+STAGES = ("backbone", "root", "pose_l2", "pose_l1", "pose_hard")
+MODES = ("selfsup", "supervised")
+
+
+def _positive(where: str, v: float, allow_zero: bool = True) -> None:
+    if not (v >= 0 if allow_zero else v > 0):
+        raise ValueError(f"{where} must be {'≥' if allow_zero else '>'} 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage.
+
+    Attributes:
+        epochs: passes over the training frames (0 skips the stage; fractions allowed).
+        lr: Adam learning rate at the start of the stage.
+        lr_drops: fractions of the stage at which the rate is multiplied by 0.1.
+        batch_size: frames per step.
+    """
+
+    epochs: float = 1.0
+    lr: float = 1e-4
+    lr_drops: tuple[float, ...] = ()
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("StageConfig.epochs", self.epochs)
+        _positive("StageConfig.lr", self.lr, allow_zero=False)
+        if any(not 0 < f < 1 for f in self.lr_drops):
+            raise ValueError(f"StageConfig.lr_drops must be in (0, 1), got {self.lr_drops}")
+        if self.batch_size < 1:
+            raise ValueError(f"StageConfig.batch_size must be ≥ 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Loss weights (method.md reference values)."""
+
+    root_synthetic: float = 100.0
+    root_consistency: float = 1.0
+    pose_heatmap: float = 1.0
+    attention_reg: float = 0.1  # σ_attn: L2(A, 1)
+    joints_l1: float = 0.01  # λ: Hungarian L1 on 2D joints
+    heatmap_2d: float = 1.0  # backbone stage (MSE against the pseudo heatmaps)
+    supervised_joints: float = 1.0  # supervised mode: L1 on 3D joints (m)
+
+
+@dataclass(frozen=True)
+class RootSynthConfig:
+    """Synthetic roots for root_net (paper §3.3).
+
+    Attributes:
+        max_roots: K; each sample has 1 … K−1 roots.
+        wall_margin: m by which the room grid is shrunk at the sides (x, y).
+        height_range: root heights (m above ``TrainConfig.floor_z``).
+        sigma_px: σ of the rendered root Gaussians (heatmap px).
+        target_sigma: σ of the target volume Gaussians (m), truncated at 3σ.
+        noise_std: std of the Gaussian noise added to the rendered root heatmaps.
+        view_dropout: probability that a root is missing from one view (a missed
+            detection), so root_net learns to cope with it.
+    """
+
+    max_roots: int = 10
+    wall_margin: float = 0.25
+    height_range: tuple[float, float] = (0.05, 1.5)
+    sigma_px: float = 3.0
+    target_sigma: float = 0.2
+    noise_std: float = 0.02
+    view_dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Geometric (affine) and photometric augmentation of the augmented copies x1, x2."""
+
+    max_rotation_deg: float = 45.0
+    max_scale: float = 0.35
+    p_rotation: float = 0.5
+    p_scale: float = 0.5
+    photometric: PhotometricAugmentConfig = field(default_factory=PhotometricAugmentConfig)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about one training run (the model itself: ``ModelConfig``).
+
+    Attributes:
+        mode: "selfsup" (no ground truth anywhere) or "supervised" (3D GT upper bound).
+        heatmap_source: "images" (the 2D backbone) or "detections" (heatmaps rendered from
+            the 2D pseudo poses; no image network).
+        seed: seeds every random draw (data order, augmentations, synthetic roots, init).
+        device: "cpu" or "cuda".
+        floor_z: floor height (m), for the synthetic root heights.
+        heatmap_sigma: σ of the pseudo-pose target heatmaps and of the rendered
+            predictions (heatmap px).
+        min_conf: pseudo joints below this confidence are ignored ("soft" labels).
+        hard_conf: the "hard" label threshold of the last stage.
+        max_people_per_view: pseudo poses kept per view (highest person scores).
+        use_attention: soft attention (attn_net) in the pose stages.
+        cross_view: render Y1 in copy 2's image space and vice versa (paper); False = the
+            ablation rendering each copy's prediction in its own space.
+        use_l1: the Hungarian L1 stage (False = ablation: pose_l1/pose_hard use L2 only).
+        freeze_backbone_after: keep the backbone fixed after its stage (CPU budgets).
+        proposal_copy: which copy's root volume gives the pose-stage proposals (0 = x0).
+        augment, loss, root_synth: see their classes.
+        stages: one :class:`StageConfig` per stage name in :data:`STAGES`.
+        log_every: steps between progress/metrics lines.
+        checkpoint_every: steps between checkpoints (0 = end of each stage only).
+        cache_images: keep decoded training images in memory.
+    """
+
+    mode: str = "selfsup"
+    heatmap_source: str = "images"
+    seed: int = 0
+    device: str = "cpu"
+    floor_z: float = 0.0
+    heatmap_sigma: float = 2.0
+    min_conf: float = 0.2
+    hard_conf: float = 0.7
+    max_people_per_view: int = 10
+    use_attention: bool = True
+    cross_view: bool = True
+    use_l1: bool = True
+    freeze_backbone_after: bool = True
+    proposal_copy: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    root_synth: RootSynthConfig = field(default_factory=RootSynthConfig)
+    stages: dict = field(default_factory=lambda: {
+        "backbone": StageConfig(epochs=20, lr=1e-3, lr_drops=(0.5, 0.75), batch_size=2),
+        "root": StageConfig(epochs=3, lr=1e-3, batch_size=2),
+        "pose_l2": StageConfig(epochs=5, lr=1e-4),
+        "pose_l1": StageConfig(epochs=5, lr=5e-5),
+        "pose_hard": StageConfig(epochs=2, lr=5e-5),
+    })
+    log_every: int = 10
+    checkpoint_every: int = 200
+    cache_images: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"TrainConfig.mode must be one of {MODES}, got {self.mode!r}")
+        if self.heatmap_source not in ("images", "detections"):
+            raise ValueError(f"TrainConfig.heatmap_source must be 'images' or 'detections', "
+                             f"got {self.heatmap_source!r}")
+        if self.proposal_copy not in (0, 1, 2):
+            raise ValueError(f"TrainConfig.proposal_copy must be 0, 1 or 2, got "
+                             f"{self.proposal_copy}")
+        stages = {}
+        for name, st in dict(self.stages).items():
+            if name not in STAGES:
+                raise ValueError(f"TrainConfig.stages: unknown stage {name!r}; stages: "
+                                 f"{STAGES}")
+            stages[name] = st if isinstance(st, StageConfig) else from_dict(
+                StageConfig, st, f"TrainConfig.stages.{name}")
+        for name in STAGES:
+            stages.setdefault(name, StageConfig(epochs=0))
+        object.__setattr__(self, "stages", stages)
+        _positive("TrainConfig.heatmap_sigma", self.heatmap_sigma, allow_zero=False)
+
+    def to_dict(self) -> dict:
+        d = {k: to_dict(getattr(self, k)) for k in self.__dataclass_fields__}
+        d["stages"] = {k: to_dict(v) for k, v in self.stages.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, data) -> "TrainConfig":
+        return _generic_from_dict(cls, data)
+
+
+def _generic_from_dict(cls, data):
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ValueError(f"TrainConfig: unknown keys {unknown}; allowed: {sorted(fields)}")
+    kw = dict(data)
+    for name, sub in (("augment", AugmentConfig), ("loss", LossWeights),
+                      ("root_synth", RootSynthConfig)):
+        if name in kw:
+            kw[name] = from_dict(sub, kw[name], f"TrainConfig.{name}")
+    return cls(**kw)
+
+
+#: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (~25 min on
+#: the default synthetic rig); "paper" is the reference schedule.
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(heatmap_sigma=3.0, freeze_backbone_after=False),
+    "small-cpu": TrainConfig(stages={
+        "backbone": StageConfig(epochs=6, lr=2e-3, lr_drops=(0.7,), batch_size=2),
+        "root": StageConfig(epochs=1, lr=2e-3, batch_size=2),
+        "pose_l2": StageConfig(epochs=2, lr=1e-3),
+        "pose_l1": StageConfig(epochs=1, lr=5e-4),
+        "pose_hard": StageConfig(epochs=0.5, lr=5e-4),
+    }),
+}
+
+
+def train_preset(name: str) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise ValueError(f"unknown training preset {name!r}; presets: {sorted(TRAIN_PRESETS)}")
+    return TRAIN_PRESETS[name]
