@@ -528,7 +528,7 @@ def _draw_3d(ds: MultiViewDataset, room: Room | None, g: SkeletonFrame | None,
     top_z = room.size[2] if room is not None else max(float(c.center[2]) for c in cams)
     ctr = np.array([(x0 + x1) / 2, (y0 + y1) / 2, floor_z + 0.8])
     radius = math.hypot(x1 - x0, y1 - y0) / 2
-    view = _Oblique(ctr, 2.6 * radius, az=-120.0, el=34.0)
+    view = _Oblique(ctr, 2.2 * radius, az=-120.0, el=38.0)
     floor = np.array([[x0, y0, floor_z], [x1, y0, floor_z], [x1, y1, floor_z],
                       [x0, y1, floor_z]])
     ceiling = floor + [0.0, 0.0, top_z - floor_z]
@@ -537,7 +537,6 @@ def _draw_3d(ds: MultiViewDataset, room: Room | None, g: SkeletonFrame | None,
     if people.shape[0]:
         fit_pts.append(people)
     near = int(np.argmin(view.depth(floor)))  # the corner nearest the eye: walls left open
-    fit_pts.append(np.delete(ceiling, near, 0))
     view.fit(np.concatenate(fit_pts, 0), (24, 44, W - table_w - 24, H - 16))
 
     def line(a, b, col, t=1):
@@ -700,7 +699,7 @@ def draw_overlay(dataset: str | Path | MultiViewDataset, frame: int,
     blocks = [np.concatenate(tiles[r * cols:(r + 1) * cols], 1) for r in range(rows)]
     width = blocks[0].shape[1]
     if pred is not None:
-        blocks.append(_draw_3d(ds, room, g, gt_js, pred, (width, int(round(1.5 * th)))))
+        blocks.append(_draw_3d(ds, room, g, gt_js, pred, (width, 2 * th)))
     grid = np.concatenate(blocks, 0)
     # title and legend
     head = np.full((HEADER_HEIGHT, width, 3), _BG, np.uint8)

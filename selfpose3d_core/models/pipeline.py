@@ -23,7 +23,8 @@ from ..geometry.unproject import SamplingGrid, SamplingGridCache, sampling_grid,
 from .config import ModelConfig
 from .pose_net import PoseOutput
 
-__all__ = ["RoomVolumes", "room_input", "room_volume", "pose_volumes", "estimate_poses", "masked_grid"]
+__all__ = ["RoomVolumes", "room_input", "room_volume", "pose_volumes", "estimate_poses",
+           "masked_grid"]
 
 
 class RoomVolumes(NamedTuple):
