@@ -15,7 +15,7 @@ import torch
 
 from .data.dataset import GroundTruth3D, MultiViewDataset
 from .evaluation import FramePoses, PanopticResult, evaluate_panoptic
-from .models.estimator import Estimator, Skeletons
+from .models.estimator import Estimator
 from .training.data import frame_pseudo_poses
 from .training.losses import pseudo_heatmap_targets
 
@@ -78,15 +78,20 @@ def predict_dataset(est: Estimator, dataset: MultiViewDataset,
                       fps=len(frames) / max(dt, 1e-9))
 
 
-def evaluate_predictions(skeletons: Sequence[Skeletons], frames: Sequence[int],
+def evaluate_predictions(skeletons: Sequence, frames: Sequence[int],
                          gt: GroundTruth3D) -> PanopticResult:
-    """Panoptic-protocol AP / Recall / MPJPE of predictions against the dataset's GT."""
+    """Panoptic-protocol AP / Recall / MPJPE of predictions against the dataset's GT.
+
+    ``skeletons``: per frame, anything with ``joints`` (P, J, 3) and ``root_scores`` or
+    ``scores`` (P,) — :class:`Skeletons` or the triangulation baseline's ``Poses3D``.
+    """
     preds, gts = [], []
     for s, f in zip(skeletons, frames):
         g = gt.frame(int(f))
         J = s.joints.shape[1] if len(s.joints) else 15
+        scores = s.root_scores if hasattr(s, "root_scores") else s.scores
         preds.append(FramePoses.make(s.joints if len(s.joints) else np.zeros((0, J, 3)),
-                                     scores=s.root_scores))
+                                     scores=scores))
         gts.append(FramePoses.make(g.joints[:, :J] if g.num_people else np.zeros((0, J, 3)),
                                    visible=g.valid[:, :J] if g.num_people else None))
     return evaluate_panoptic(preds, gts)

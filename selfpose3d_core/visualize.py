@@ -69,6 +69,9 @@ _PALETTE = [(255, 80, 60), (60, 200, 255), (255, 200, 40), (120, 255, 90), (255,
 _PERSON_COLORS = [(255, 64, 64), (0, 190, 255), (255, 214, 0), (60, 230, 60), (255, 64, 255),
                   (255, 140, 0), (150, 110, 255), (0, 225, 200), (255, 150, 190), (190, 255, 0)]
 _GT_GREY = (235, 235, 235)
+# the 3D panel's virtual camera: azimuth (deg from +x to +y), elevation (deg), distance
+# (× half the floor diagonal) from the floor centre 0.8 m up
+_VIEW_AZ, _VIEW_EL, _VIEW_DIST = -130.0, 30.0, 2.8
 
 
 def person_color(p: int) -> tuple[int, int, int]:
@@ -243,17 +246,18 @@ def _pseudo_labels(tile: np.ndarray, ds: MultiViewDataset, frame: int, v: int,
 
 
 def _draw_gt_view(tile: np.ndarray, cam: Camera, radius: float, g: SkeletonFrame,
-                  js: JointSet, s: float) -> None:
-    """Ground truth: thin white limbs with a dark rim, crosses at the joints."""
+                  js: JointSet, s: float, crosses: bool, rim: bool = True) -> None:
+    """Ground truth: thin white limbs with a dark rim (and crosses at the joints)."""
     for p in range(g.ids.shape[0]):
         uv, ok = _project_visible(cam, g.joints[p], radius)
         uv = (uv + 0.5) * s - 0.5
         ok &= g.valid[p]
         for a, b in js.limbs:
             if ok[a] and ok[b]:
-                cv2.line(tile, _pt(uv[a]), _pt(uv[b]), (20, 20, 20), 3, cv2.LINE_AA)
+                if rim:
+                    cv2.line(tile, _pt(uv[a]), _pt(uv[b]), (20, 20, 20), 3, cv2.LINE_AA)
                 cv2.line(tile, _pt(uv[a]), _pt(uv[b]), (255, 255, 255), 1, cv2.LINE_AA)
-        for j in np.nonzero(ok)[0]:
+        for j in np.nonzero(ok)[0] if crosses else ():
             cv2.drawMarker(tile, _pt(uv[j]), (255, 255, 255), cv2.MARKER_CROSS, 6, 1)
 
 
@@ -305,14 +309,18 @@ def _draw_view(ds: MultiViewDataset, frame: int, v: int, g: SkeletonFrame | None
     labels: list[tuple[str, np.ndarray, tuple[int, int, int]]] = []
     if pred is None:
         if g is not None:
-            _draw_gt_view(tile, cam, radius, g, gt_js, s)
+            _draw_gt_view(tile, cam, radius, g, gt_js, s, crosses=True)
         if draw_pseudo:
             _pseudo_strong(tile, ds, frame, v, s)
             _pseudo_labels(tile, ds, frame, v, s)
     else:
+        # ground truth under and over the predictions: where they agree, a thin white line
+        # runs inside the thick coloured one; where they differ it keeps its dark rim
+        if g is not None:
+            _draw_gt_view(tile, cam, radius, g, gt_js, s, crosses=False)
         labels = _draw_pred_view(tile, cam, radius, pred, s)
-        if g is not None:  # on top: the thin white line runs inside the thick coloured one
-            _draw_gt_view(tile, cam, radius, g, gt_js, s)
+        if g is not None:
+            _draw_gt_view(tile, cam, radius, g, gt_js, s, crosses=False, rim=False)
     if g is not None:
         for p in range(g.ids.shape[0]):
             nose = g.joints[p, 1:2]  # PANOPTIC15 nose: label beside the head
@@ -528,7 +536,7 @@ def _draw_3d(ds: MultiViewDataset, room: Room | None, g: SkeletonFrame | None,
     top_z = room.size[2] if room is not None else max(float(c.center[2]) for c in cams)
     ctr = np.array([(x0 + x1) / 2, (y0 + y1) / 2, floor_z + 0.8])
     radius = math.hypot(x1 - x0, y1 - y0) / 2
-    view = _Oblique(ctr, 2.2 * radius, az=-120.0, el=38.0)
+    view = _Oblique(ctr, _VIEW_DIST * radius, az=_VIEW_AZ, el=_VIEW_EL)
     floor = np.array([[x0, y0, floor_z], [x1, y0, floor_z], [x1, y1, floor_z],
                       [x0, y1, floor_z]])
     ceiling = floor + [0.0, 0.0, top_z - floor_z]
@@ -537,6 +545,7 @@ def _draw_3d(ds: MultiViewDataset, room: Room | None, g: SkeletonFrame | None,
     if people.shape[0]:
         fit_pts.append(people)
     near = int(np.argmin(view.depth(floor)))  # the corner nearest the eye: walls left open
+    fit_pts.append(np.delete(ceiling, near, 0))
     view.fit(np.concatenate(fit_pts, 0), (24, 44, W - table_w - 24, H - 16))
 
     def line(a, b, col, t=1):
@@ -718,13 +727,17 @@ def draw_overlay(dataset: str | Path | MultiViewDataset, frame: int,
         if pred is None:
             items.append((_line_sample((120, 120, 120), 1),
                           f"faded: joint confidence < {_WEAK}"))
-    items.append((_line_sample((255, 255, 255), 1),
-                  "ground truth 3D projected (thin white, crosses)" if g is not None
-                  else "no ground truth drawn"))
+    if g is None:
+        gt_label = "no ground truth drawn"
+    elif pred is None:
+        gt_label = "ground truth 3D projected (thin white, crosses)"
+    else:
+        gt_label = "ground truth 3D (thin white, over the predictions)"
+    items.append((_line_sample((255, 255, 255), 1, (20, 20, 20)), gt_label))
     if pred is not None:
         items.append((_line_sample((150, 185, 255), 1),
-                      "3D view: cameras as frusta (bright edge = image top), "
-                      "dark = floor shadows, GT thin white"))
+                      "3D view: cameras as frusta (bright edge = image top), dark = floor "
+                      "shadows" + (", GT thin white" if g is not None else "")))
     foot = _legend(items, width)
     return np.concatenate([head, grid, foot], 0)
 

@@ -123,7 +123,8 @@ def test_hungarian_l1_has_gradient_and_handles_empty():
 
 
 def test_synthetic_roots_batched_and_consistent():
-    rs = RootSynthConfig(noise_std=0.0, view_dropout=0.0)
+    rs = RootSynthConfig(noise_std=0.0, view_dropout=0.0, amplitude_range=(1.0, 1.0),
+                         false_blobs=0.0)
     A = _affines(3, augment=True)
     syn = synthetic_root_batch(CFG, rs, CT, A, torch.Generator().manual_seed(0))
     assert syn.heatmaps.shape == (3, 4, 1, CFG.heatmap_size[1], CFG.heatmap_size[0])

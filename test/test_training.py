@@ -143,3 +143,32 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tiny_dataset, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from selfpose3d_core.cli import main
+
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(TINY_MODEL.to_dict()))
+    sched = tiny_train_config(0.25).to_dict()
+    (tmp_path / "sched.yaml").write_text(yaml.safe_dump(sched))
+    run = tmp_path / "run"
+    assert main(["train", str(tiny_dataset), "--out", str(run), "--model",
+                 str(tmp_path / "model.yaml"), "--schedule", str(tmp_path / "sched.yaml"),
+                 "--room", "model", "--heatmap-source", "detections", "--no-progress"]) == 0
+    assert (run / "model.pt").is_file()
+    capsys.readouterr()
+    assert main(["eval", str(run / "model.pt"), str(tiny_dataset), "--out",
+                 str(tmp_path / "ev"), "--drop-view", "0"]) == 0
+    assert "AP50" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["num_frames"] == 8 and metrics["num_gt"] > 0
+    assert main(["infer", str(run / "model.pt"), str(tiny_dataset), "--out",
+                 str(tmp_path / "inf"), "--frames", "0:8:2", "--overlay-every", "2"]) == 0
+    poses = json.loads((tmp_path / "inf" / "poses3d.json").read_text())
+    assert [f["frame"] for f in poses["frames"]] == [0, 2, 4, 6]
+    assert all(len(p["joints"]) == 15 for f in poses["frames"] for p in f["people"])
+    assert len(list((tmp_path / "inf").glob("overlay_*.png"))) == 2

@@ -34,7 +34,7 @@ def essential_matrices(cameras: Sequence[Camera]) -> np.ndarray:
     Returns:
         (V, V, 3, 3) ``E`` with ``x_j^T E[i, j] x_i = 0`` for homogeneous normalised
         coordinates ``x_i``, ``x_j`` of the same world point in views i and j
-        (``E[i, i] = 0``).
+        (``E[i, i]`` ≈ 0).
     """
     if len(cameras) < 2:
         raise ValueError(f"essential_matrices: need at least 2 cameras, got {len(cameras)}")

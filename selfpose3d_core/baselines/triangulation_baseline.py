@@ -19,13 +19,16 @@ Per frame (:class:`TriangulationBaseline`):
    detection per view (:func:`~.matching.greedy_cluster`); each cluster's left/right
    orientations from a margin-weighted consensus of its pairs
    (:func:`~.matching.orientation_consensus`). Clusters of one detection are dropped.
-4. **Refinement** (``refine_iterations`` times). Triangulate every cluster; project it
-   into every view; re-assign *all* detections to the clusters by their median joint
-   reprojection error (each in its better orientation), greedily in increasing error
-   below ``reprojection_threshold``, one detection per view per cluster. This removes
-   members that do not fit, adds detections the epipolar step missed, fixes each view's
-   left/right orientation against the 3D consensus, and lets duplicate clusters (one
-   person split in two) starve: the better-fitting one takes the detections.
+4. **Refinement** (at most ``refine_iterations`` rounds, until nothing changes).
+   Triangulate every cluster; project it into every view; re-assign *all* detections to
+   the clusters by their median joint reprojection error (each in its better
+   orientation), below ``reprojection_threshold``, one detection per view per cluster:
+   clusters with more views are served first, each taking per view its best-fitting free
+   detection (a two-view cluster fits its own detections whatever they are, so a ghost
+   made of two people's detections must not keep them). This removes members that do
+   not fit, adds detections the epipolar step missed, fixes each view's left/right
+   orientation against the 3D consensus, and lets duplicate clusters (one person split
+   in two) starve.
 5. **Triangulation.** Each joint by :func:`~selfpose3d_core.geometry.triangulation.
    triangulate_robust` (weighted DLT, drops the single worst view when its error exceeds
    ``outlier_threshold``), weights = joint confidences, 0 below ``min_joint_conf``.
@@ -34,16 +37,18 @@ Per frame (:class:`TriangulationBaseline`):
    joints are *filled* so every output is finite (evaluation needs all J joints): with a
    DLT over every member view weighted by the raw confidences, however low (one confident
    view fixes the ray, the detector's low-confidence guesses its depth; on the synthetic
-   rig this halves the error of a plain DLT), or, where that lands more than
-   ``max_joint_distance_m`` from the centroid of the valid joints, with that centroid.
+   rigs: median error 13 cm against 17 cm for an unweighted DLT), or, where that lands
+   more than ``max_joint_distance_m`` from the centroid of the valid joints, with that
+   centroid.
    ``joint_valid`` says which joints are measurements.
-7. **Left/right chirality** (``fix_chirality``, off by default). Geometry cannot tell a
-   person from its mirror image when all views are swapped alike (detectors swap people
-   seen from behind); by default the majority orientation of the views wins. Optionally,
-   if the nose lies more than ``chirality_margin_m`` *behind* the neck along the facing
-   direction ``(l_shoulder − r_shoulder) × up``, left and right are exchanged. Off by
-   default: the nose is the noisiest joint (occluded from behind), and on the synthetic
-   rig the rule flipped more correct people than it fixed.
+7. **Left/right chirality** (``fix_chirality``). Geometry cannot tell a person from its
+   mirror image when the views are swapped alike (detectors swap people seen from
+   behind); the refinement keeps whichever orientation the views' majority gave. If the
+   nose, neck and shoulders are valid and the nose lies more than ``chirality_margin_m``
+   *behind* the neck along the facing direction ``(l_shoulder − r_shoulder) × up``, left
+   and right are exchanged. The margin matters: the nose is the noisiest joint (occluded
+   from behind); at 0.04 m the rule fixed 5 of 10 mirrored people of a synthetic set
+   with 15 % swapped detections and broke 1 of 575 correct ones on another (at 0 m, 5).
 8. **Scoring and filters.** ``score = mean confidence of the used observations ×
    (valid joints / J) × (views / V)^½`` — more views and confident joints rank higher,
    two-view ghosts lower. People with fewer than ``min_views`` views or
@@ -52,7 +57,11 @@ Per frame (:class:`TriangulationBaseline`):
    higher-scored one is suppressed; at most ``max_people`` are kept, by score.
 
 Thresholds in image space are fractions of each view's image diagonal: 0.02 is 16 px on
-640 × 480 and 26 px on 1032 × 776 (Shelf).
+640 × 480 and 26 px on 1032 × 776 (Shelf). The defaults were chosen on the synthetic rigs
+(5 and 4 views, 640 × 480 and 1032 × 776); results barely move when the epipolar and
+reprojection thresholds are halved or doubled. ``min_joint_conf`` = 0.5 matters most
+(AP@25 mm 22 → 37 % on the default rig against 0.25): low-confidence joints are the
+noisy ones, for the synthetic detector as for HRNet-style heatmap peaks.
 """
 
 from __future__ import annotations
@@ -118,7 +127,7 @@ class TriangulationBaselineConfig:
             higher-scored one are suppressed, ≥ 0.
         max_people: keep at most this many people per frame (highest scores), [1, 100].
         fix_chirality: exchange left/right of people whose nose is behind the neck.
-        chirality_margin_m: how far behind (m) before exchanging, ≥ 0.
+        chirality_margin_m: how far behind (m) before exchanging, [0, 1].
         room_center: (x, y, z) centre of the room box (m), or None: no room check.
         room_size: (x, y, z) size of the room box (m); given with ``room_center``.
     """
@@ -131,21 +140,21 @@ class TriangulationBaselineConfig:
     reprojection_threshold: float = 0.03
     outlier_threshold: float = 0.03
     joint_error_threshold: float = 0.04
-    refine_iterations: int = 2
+    refine_iterations: int = 3
     min_views: int = 2
     min_valid_joints: int = 6
     max_joint_distance_m: float = 1.2
     merge_distance_m: float = 0.25
     max_people: int = 20
-    fix_chirality: bool = False
-    chirality_margin_m: float = 0.02
+    fix_chirality: bool = True
+    chirality_margin_m: float = 0.04
     room_center: tuple[float, float, float] | None = None
     room_size: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         name = "TriangulationBaselineConfig"
 
-        def rng(field: str, lo: float, hi: float, open_lo: bool = False) -> None:
+        def check_range(field: str, lo: float, hi: float, open_lo: bool = False) -> None:
             v = getattr(self, field)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or not (lo < v <= hi if open_lo else lo <= v <= hi):
@@ -153,19 +162,19 @@ class TriangulationBaselineConfig:
                 raise ValueError(f"{name}.{field} must be in {interval}, got {v!r}")
 
         for f in ("min_joint_conf", "min_person_score"):
-            rng(f, 0.0, 1.0)
+            check_range(f, 0.0, 1.0)
         for f in ("epipolar_threshold", "reprojection_threshold", "outlier_threshold",
                   "joint_error_threshold"):
-            rng(f, 0.0, 1.0, open_lo=True)
+            check_range(f, 0.0, 1.0, open_lo=True)
         for f, lo, hi in (("min_joints_2d", 2, J), ("min_common_joints", 1, J),
                           ("refine_iterations", 0, 10), ("min_views", 2, 64),
                           ("min_valid_joints", 1, J), ("max_people", 1, 100)):
             if not isinstance(getattr(self, f), int) or isinstance(getattr(self, f), bool):
                 raise ValueError(f"{name}.{f} must be an integer, got {getattr(self, f)!r}")
-            rng(f, lo, hi)
-        rng("max_joint_distance_m", 0.0, 1e3, open_lo=True)
-        rng("merge_distance_m", 0.0, 1e3)
-        rng("chirality_margin_m", 0.0, 1.0)
+            check_range(f, lo, hi)
+        check_range("max_joint_distance_m", 0.0, 1e3, open_lo=True)
+        check_range("merge_distance_m", 0.0, 1e3)
+        check_range("chirality_margin_m", 0.0, 1.0)
         if not isinstance(self.fix_chirality, bool):
             raise ValueError(f"{name}.fix_chirality must be a bool, got {self.fix_chirality!r}")
         if (self.room_center is None) != (self.room_size is None):
@@ -303,7 +312,15 @@ class TriangulationBaseline:
 
     # ------------------------------------------------------------------ public
     def __call__(self, views: Sequence[ViewKeypoints]) -> Poses3D:
-        """views: per view a :class:`ViewKeypoints` (P_v, J_src, 2) → :class:`Poses3D`."""
+        """The 3D people of one frame.
+
+        Args:
+            views: V :class:`ViewKeypoints` in camera order, each keypoints (P_v, J_src, 2)
+                pixels, conf (P_v, J_src), scores (P_v,) in the joint set given at
+                construction (P_v may be 0).
+        Returns:
+            :class:`Poses3D` (P people, best score first).
+        """
         cfg = self.config
         dets = self._detections(views)
         if dets.view.shape[0] < cfg.min_views:
@@ -332,14 +349,23 @@ class TriangulationBaseline:
             raise ValueError(f"TriangulationBaseline: expected keypoints of {V} views, "
                              f"got {len(views)}")
         Js = self.joint_set.num_joints
-        kp = np.concatenate([np.asarray(v.keypoints, np.float64).reshape(-1, Js, 2)
-                             for v in views])  # (N, Js, 2)
-        conf = np.concatenate([np.asarray(v.conf, np.float64).reshape(-1, Js) for v in views])
-        score = np.concatenate([np.asarray(v.scores, np.float64).reshape(-1) for v in views])
-        view = np.repeat(np.arange(V), [len(np.asarray(v.scores).reshape(-1)) for v in views])
-        if not (kp.shape[0] == conf.shape[0] == score.shape[0]):
-            raise ValueError(f"TriangulationBaseline: keypoints, conf and scores disagree in "
-                             f"count: {kp.shape}, {conf.shape}, {score.shape}")
+        kps, confs, scores = [], [], []
+        for v, vk in enumerate(views):  # validation and pooling, V entries
+            k = np.asarray(vk.keypoints, np.float64)
+            c = np.asarray(vk.conf, np.float64)
+            s = np.asarray(vk.scores, np.float64)
+            P = s.shape[0] if s.ndim == 1 else -1
+            if k.shape != (P, Js, 2) or c.shape != (P, Js):
+                raise ValueError(f"TriangulationBaseline: view {v}: expected keypoints "
+                                 f"(P, {Js}, 2), conf (P, {Js}), scores (P,) for "
+                                 f"{self.joint_set.name}; got {k.shape}, {c.shape}, {s.shape}")
+            kps.append(k)
+            confs.append(c)
+            scores.append(s)
+        kp = np.concatenate(kps)  # (N, Js, 2)
+        conf = np.concatenate(confs)  # (N, Js)
+        score = np.concatenate(scores)  # (N,)
+        view = np.repeat(np.arange(V), [s.shape[0] for s in scores])  # (N,)
         kp, conf = convert_joints(kp, self.joint_set, PANOPTIC15, conf)  # (N, J, 2), (N, J)
         valid = conf >= cfg.min_joint_conf
         keep = (score >= cfg.min_person_score) & (valid.sum(1) >= cfg.min_joints_2d) \

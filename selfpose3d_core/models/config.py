@@ -11,7 +11,7 @@ Presets (:data:`PRESETS`, :func:`model_preset`):
 - ``paper``: the reference sizes — input 960×512, heatmaps 240×128, room 8×8×2 m at
   (0, −0.5, 0.8) with 80×80×20 voxels, person cube 2 m with 64³ voxels, ResNet-50,
   V2V widths (16, 32, 64, 128) for both 3D nets, ResNet-18 attention net.
-- ``small``: for CPU — input 320×256, heatmaps 80×64, the same room with 48×48×12
+- ``small``: for CPU — input 512×384, heatmaps 128×96, the same room with 48×48×12
   voxels, cube 2 m with 32³ voxels, ``resnet18-narrow`` backbone and attention net,
   V2V widths (8, 16, 32, 64).
 
@@ -216,6 +216,7 @@ class ModelConfig:
         backbone_weights: optional user-supplied state dict for the heatmap net.
         root_channels: V2V widths of root_net (1 → 1 channel).
         pose_channels: V2V widths of pose_net (J → J channels).
+        pose_input_skip: pose_net adds its input volume to its output (see PoseNet).
         attention_backbone: trunk of the attention net (training only); None = no
             attention net.
         attention_deconv_channels: attention-net deconv width (None = trunk default).
@@ -235,6 +236,7 @@ class ModelConfig:
     backbone_weights: str | None = None
     root_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
     pose_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
+    pose_input_skip: bool = True
     attention_backbone: str | None = "resnet18"
     attention_deconv_channels: int | None = None
 
@@ -323,8 +325,8 @@ class ModelConfig:
 PRESETS: dict[str, ModelConfig] = {
     "paper": ModelConfig(),
     "small": ModelConfig(
-        input_size=(320, 256),
-        heatmap_size=(80, 64),
+        input_size=(512, 384),
+        heatmap_size=(128, 96),
         room=VoxelGrid(center=(0.0, -0.5, 0.8), size=(8.0, 8.0, 2.0), shape=(48, 48, 12)),
         cube=CubeConfig(size=(2.0, 2.0, 2.0), shape=(32, 32, 32)),
         backbone="resnet18-narrow",

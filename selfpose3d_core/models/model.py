@@ -38,7 +38,8 @@ class SelfPose3dModel(nn.Module):
         self.backbone: HeatmapNet2D = heatmap_net_2d(config.backbone_config(),
                                                      load_pretrained=load_pretrained)
         self.root_net = RootNet(config.root_v2v_config())
-        self.pose_net = PoseNet(config.pose_v2v_config(), config.cube_grid(), config.beta)
+        self.pose_net = PoseNet(config.pose_v2v_config(), config.cube_grid(), config.beta,
+                                input_skip=config.pose_input_skip)
         attn = config.attention_config()
         self.attn_net: HeatmapNet2D | None = (None if attn is None else
                                               attn_net_2d(attn, load_pretrained=False))

@@ -94,9 +94,15 @@ class PoseNet(nn.Module):
         config: V2V widths with ``in_channels == out_channels == J``.
         cube: the cube's grid (its ``center`` is ignored; size and shape are used).
         beta: soft-argmax sharpness β (ref 100).
+        input_skip: add the input volume to the V2V output (a residual around the whole
+            net). At initialisation the joints are then the soft-argmax of the fused input
+            heatmaps — already close — instead of the cube centre, which speeds up
+            self-supervised training, whose rendering loss only pulls joints that project
+            near a pseudo joint.
     """
 
-    def __init__(self, config: V2VConfig, cube: VoxelGrid, beta: float = 100.0) -> None:
+    def __init__(self, config: V2VConfig, cube: VoxelGrid, beta: float = 100.0,
+                 input_skip: bool = False) -> None:
         super().__init__()
         if config.in_channels != config.out_channels:
             raise ValueError(f"PoseNet: needs J → J channels, got {config.in_channels} → "
@@ -106,6 +112,7 @@ class PoseNet(nn.Module):
         self.config = config
         self.cube = cube
         self.beta = float(beta)
+        self.input_skip = bool(input_skip)
         self.v2v = V2VNet(config)
         self.register_buffer("offsets", cube.offsets(dtype=torch.float32),
                              persistent=False)  # (M, 3)
@@ -137,6 +144,8 @@ class PoseNet(nn.Module):
                              f"{tuple(volumes.shape)}, got {tuple(centers.shape)}")
         x = volumes.reshape(-1, *volumes.shape[-4:])  # (N, J, x, y, z)
         out = self.v2v(x)  # (N, J, x, y, z)
+        if self.input_skip:  # the net learns a correction of the fused input heatmaps
+            out = out + x
         sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta)
         joints = centers.reshape(-1, 1, 3).to(out.dtype) + sa.coords  # (N, J, 3)
         conf = out.flatten(2).amax(dim=-1)  # (N, J)

@@ -85,6 +85,10 @@ class RootSynthConfig:
         noise_std: std of the Gaussian noise added to the rendered root heatmaps.
         view_dropout: probability that a root is missing from one view (a missed
             detection), so root_net learns to cope with it.
+        amplitude_range: each root's peak in each view is drawn from this range (real
+            root heatmaps are confidence-weighted and often weak: hips hide behind tables).
+        false_blobs: mean number of spurious root blobs per view (single-view false
+            detections, consistent with no other view).
     """
 
     max_roots: int = 10
@@ -93,7 +97,9 @@ class RootSynthConfig:
     sigma_px: float = 3.0
     target_sigma: float = 0.2
     noise_std: float = 0.02
-    view_dropout: float = 0.1
+    view_dropout: float = 0.2
+    amplitude_range: tuple[float, float] = (0.3, 1.0)
+    false_blobs: float = 0.3
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ X Y Z room voxels. Pixels are heatmap pixels unless stated.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -75,8 +76,10 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     Each of the B samples gets 1 … K−1 roots uniformly inside the room grid shrunk by
     ``rs.wall_margin`` at the sides, at heights ``rs.height_range`` above the floor. They
     are projected through the cameras and the input affines (B, V, 2, 3), rendered as
-    σ = ``rs.sigma_px`` Gaussians (summed, clipped), a root is dropped from a view with
-    probability ``rs.view_dropout``, and N(0, ``rs.noise_std``) noise is added.
+    σ = ``rs.sigma_px`` Gaussians (summed, clipped) with a peak drawn from
+    ``rs.amplitude_range``; a root is dropped from a view with probability
+    ``rs.view_dropout``, single-view false blobs are added (``rs.false_blobs`` per view on
+    average), and N(0, ``rs.noise_std``) noise.
     """
     B, V = affines.shape[:2]
     dev, dt = affines.device, affines.dtype
@@ -97,8 +100,17 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     proj = project_to_input(roots, cams, affines)  # uv (B, V, R, 2)
     uv = input_to_heatmap(proj.uv, cfg.input_size, cfg.heatmap_size)
     keep = proj.valid & valid[:, None] & (rand(B, V, R) >= rs.view_dropout)
+    lo_a, hi_a = rs.amplitude_range
+    amp = keep.to(dt) * (lo_a + (hi_a - lo_a) * rand(B, V, R))  # (B, V, R)
     w, h = cfg.heatmap_size
-    hm = render_heatmaps(uv[..., None, :], keep.to(dt)[..., None], h, w,
+    # single-view false blobs: up to F per view, each present with probability rate / F
+    F = max(1, int(math.ceil(rs.false_blobs * 3)))
+    fb_uv = rand(B, V, F, 2) * torch.tensor([w - 1.0, h - 1.0], dtype=dt, device=dev)
+    fb_on = rand(B, V, F) < rs.false_blobs / F
+    fb_amp = fb_on.to(dt) * (lo_a + (hi_a - lo_a) * rand(B, V, F))
+    uv_all = torch.cat([uv, fb_uv], dim=2)  # (B, V, R + F, 2)
+    amp_all = torch.cat([amp, fb_amp], dim=2)  # (B, V, R + F)
+    hm = render_heatmaps(uv_all[..., None, :], amp_all[..., None], h, w,
                          rs.sigma_px)  # (B, V, 1, h, w)
     noise = torch.randn(hm.shape, generator=g, device=dev, dtype=dt) * rs.noise_std
     hm = (hm + noise).clamp(0.0, 1.0)
