@@ -141,7 +141,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--test-frames", type=int, default=100,
                    help="held-back frames (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--schedule", default="small-cpu", help="training preset or YAML")
+    p.add_argument("--schedule", default="demo",
+                   help="training preset (demo, small-cpu, paper) or YAML (default demo)")
     p.add_argument("--heatmap-source", choices=("images", "detections"), default="images",
                    help="train on images (2D backbone) or on the detections only")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -357,15 +358,24 @@ def _add_eval(sub) -> None:
     p.set_defaults(func=_cmd_eval)
 
 
-def _cmd_eval(args) -> int:
-    from .data.dataset import GroundTruth3D, MultiViewDataset
-    from .evaluation import markdown_table, write_json
-    from .inference import evaluate_predictions, predict_dataset
+def _predict(args):
+    """The dataset of ``args`` and the model's predictions on the chosen frames."""
+    from .data.dataset import MultiViewDataset
+    from .inference import predict_dataset
 
     ds = MultiViewDataset(args.dataset)
     est, source, sigma, min_conf = _estimator(args, ds)
     frames = _frames_arg(args.frames, ds.num_frames)
-    pred = predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+    return ds, predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+
+
+def _cmd_eval(args) -> int:
+    from .data.dataset import GroundTruth3D
+    from .evaluation import markdown_table, write_json
+    from .inference import evaluate_predictions
+
+    ds, pred = _predict(args)
+    frames = pred.frames
     res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(args.dataset))
     row = {"dataset": args.dataset.name, "frames": len(frames), **{
         f"AP{k}": v for k, v in res.ap.items()}, "Recall@500": res.recall_500,
@@ -394,15 +404,11 @@ def _add_infer(sub) -> None:
 
 
 def _cmd_infer(args) -> int:
-    from .data.dataset import MultiViewDataset
     from .evaluation import write_json
-    from .inference import predict_dataset
     from .skeleton import PANOPTIC15
 
-    ds = MultiViewDataset(args.dataset)
-    est, source, sigma, min_conf = _estimator(args, ds)
-    frames = _frames_arg(args.frames, ds.num_frames)
-    pred = predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+    ds, pred = _predict(args)
+    frames = pred.frames
     out = {"format": "selfpose3d-poses3d/1", "joint_set": PANOPTIC15.name,
            "joints": list(PANOPTIC15.joints), "units": "m", "frames": []}
     for f, sk in zip(pred.frames, pred.skeletons):

@@ -338,23 +338,6 @@ def _draw_view(ds: MultiViewDataset, frame: int, v: int, g: SkeletonFrame | None
         head += f"  {len(labels)} pred"
     _text(tile, head, (6, 18), 0.5, (255, 255, 255), _BG)
     return tile
-    if g is not None:
-        for p in range(g.ids.shape[0]):
-            nose = g.joints[p, 1:2]  # PANOPTIC15 nose: label beside the head
-            q, ok = _project_visible(cam, nose, radius)
-            q = (q[0] + 0.5) * s - 0.5
-            if ok[0] and 0 <= q[0] < TILE_WIDTH and 0 <= q[1] < th:
-                gid = int(g.ids[p])
-                _text(tile, f"id{gid}", (q[0] + 6, q[1] + 14), 0.38, (0, 0, 0),
-                      _id_color(gid) if pred is None else (200, 200, 200))
-    for label, org, col in labels:
-        _text(tile, label, org, 0.42, (0, 0, 0), col)
-    n_det = ds.keypoints(frame)[v].num_people
-    head = f"{cam.name}  {n_det} det"
-    if pred is not None:
-        head += f"  {len(labels)} pred"
-    _text(tile, head, (6, 18), 0.5, (255, 255, 255), _BG)
-    return tile
 
 
 # --------------------------------------------------------------------------- top view

@@ -210,6 +210,8 @@ class ModelConfig:
         cube: the per-person cube.
         root_threshold: proposals need a root score > this (ref 0.3 Panoptic, 0.1 Shelf).
         max_people: K, proposals kept per frame (ref 10).
+        nms_radius: root proposals closer than this (m) to a higher one are suppressed
+            (the 3D NMS window: 2·ceil(r / pitch) + 1 voxels; ref ≈ one voxel).
         beta: soft-argmax sharpness β (ref 100).
         backbone: registered trunk of the heatmap net.
         backbone_deconv_channels: heatmap-net deconv width (None = trunk default).
@@ -230,6 +232,7 @@ class ModelConfig:
     cube: CubeConfig = field(default_factory=CubeConfig)
     root_threshold: float = 0.3
     max_people: int = 10
+    nms_radius: float = 0.1
     beta: float = 100.0
     backbone: str = "resnet50"
     backbone_deconv_channels: int | None = None
@@ -296,6 +299,13 @@ class ModelConfig:
         return V2VConfig(channels=self.pose_channels, in_channels=self.num_joints,
                          out_channels=self.num_joints)
 
+    @property
+    def nms_kernel(self) -> int:
+        """The 3D NMS window (odd number of voxels) for ``nms_radius`` on the room grid."""
+        import math
+
+        return 2 * max(1, math.ceil(self.nms_radius / float(min(self.room.pitch)) - 1e-6)) + 1
+
     def cube_grid(self) -> VoxelGrid:
         """The person cube as a grid centred at the origin."""
         return self.cube.grid()
@@ -332,6 +342,7 @@ PRESETS: dict[str, ModelConfig] = {
         backbone="resnet18-narrow",
         root_channels=(8, 16, 32, 64),
         pose_channels=(8, 16, 32, 64),
+        nms_radius=0.3,
         attention_backbone="resnet18-narrow",
     ),
 }

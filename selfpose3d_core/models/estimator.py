@@ -178,7 +178,7 @@ class Estimator:
             rv = room_volume(cfg, self.model.root_net, heatmaps, self.cams, affines,
                              self._room_cache, view_mask)
             props = root_proposals(rv.output.float(), cfg.room, cfg.max_people,
-                                   self.threshold)
+                                   self.threshold, nms_kernel=cfg.nms_kernel)
             # valid proposals come first: run pose_net on the first K' ≤ K of every frame
             k = max(int(props.valid.sum(1).max()), 1)
             out = estimate_poses(cfg, self.model.pose_net, heatmaps, self.cams, affines,

@@ -69,6 +69,7 @@ class LossWeights:
     attention_reg: float = 0.1  # σ_attn: L2(A, 1)
     joints_l1: float = 0.01  # λ: Hungarian L1 on 2D joints
     heatmap_2d: float = 1.0  # backbone stage (MSE against the pseudo heatmaps)
+    heatmap_2d_foreground: float = 10.0  # backbone stage: extra weight under the Gaussians
     supervised_joints: float = 1.0  # supervised mode: L1 on 3D joints (m)
 
 
@@ -217,7 +218,8 @@ def _generic_from_dict(cls, data):
 
 
 #: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (~25 min on
-#: the default synthetic rig); "paper" is the reference schedule.
+#: the default synthetic rig, 200 frames); "demo" is its ~11-minute cut for
+#: `selfpose3d demo`; "paper" is the reference schedule.
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(heatmap_sigma=3.0, freeze_backbone_after=False),
     "small-cpu": TrainConfig(stages={
@@ -226,6 +228,12 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
         "pose_l2": StageConfig(epochs=2, lr=1e-3),
         "pose_l1": StageConfig(epochs=1, lr=5e-4),
         "pose_hard": StageConfig(epochs=0.5, lr=5e-4),
+    }),
+    "demo": TrainConfig(stages={
+        "backbone": StageConfig(epochs=4, lr=2e-3, lr_drops=(0.7,), batch_size=2),
+        "root": StageConfig(epochs=0.75, lr=2e-3, batch_size=2),
+        "pose_l2": StageConfig(epochs=1, lr=1e-3),
+        "pose_l1": StageConfig(epochs=0.25, lr=5e-4),
     }),
 }
 

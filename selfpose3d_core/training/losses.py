@@ -168,13 +168,18 @@ def render_poses(joints: torch.Tensor, valid: torch.Tensor, cams: CameraTensors,
 
 
 def heatmap_loss(pred: torch.Tensor, target: HeatmapTargets,
-                 attention: torch.Tensor | None = None) -> torch.Tensor:
+                 attention: torch.Tensor | None = None,
+                 foreground_weight: float = 0.0) -> torch.Tensor:
     """L2 between rendered and pseudo heatmaps, optionally attention-weighted.
 
-    ``mean(w · A ⊗ (H − H*)²)`` with w the (B, V, J) target weights (joints nobody shows
-    in a view carry no loss) and A (B, V, J, h, w) the soft attention (1 if None).
+    ``mean(w · A ⊗ (1 + f·H*) ⊗ (H − H*)²)`` with w the (B, V, J) target weights (joints
+    nobody shows in a view carry no loss), A (B, V, J, h, w) the soft attention (1 if
+    None) and f = ``foreground_weight``: > 0 weighs the pixels under the Gaussians more,
+    so a 2D net trained from scratch does not settle on the all-zero map first.
     """
     d2 = (pred - target.heatmaps) ** 2
+    if foreground_weight:
+        d2 = d2 * (1.0 + foreground_weight * target.heatmaps)
     if attention is not None:
         d2 = attention * d2
     return (d2 * target.weights[..., None, None]).mean()

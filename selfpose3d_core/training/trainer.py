@@ -325,7 +325,9 @@ class Trainer:
         batch = self._batch(frames, rng, (True,))
         target, _ = self._targets(batch, 0, self.cfg.min_conf)
         pred = modules["backbone"](batch.images[:, 0])  # (B, V, J, h, w)
-        loss = self.cfg.loss.heatmap_2d * heatmap_loss(pred, target) * 1e3
+        lw = self.cfg.loss
+        loss = lw.heatmap_2d * heatmap_loss(pred, target,
+                                            foreground_weight=lw.heatmap_2d_foreground) * 1e3
         return {"total": loss, "hm2d": loss}
 
     def _step_root(self, modules, frames, rng, gen) -> dict:
@@ -333,21 +335,19 @@ class Trainer:
         batch = self._batch(frames, rng, (False, True, True))
         B = batch.affines.shape[0]
         hm = self._heatmaps(modules, batch, [0, 1, 2])  # (B, 3, V, J, h, w)
-        syn = synthetic_root_batch(cfg, self.cfg.root_synth, self.cams, batch.affines[:, 1],
-                                   gen, self.cfg.floor_z)
-        vols = [room_input(cfg, syn.heatmaps, self.cams, batch.affines[:, 1])]
-        for c in range(3):
-            cache = self.room_cache if c == 0 else None
-            vols.append(room_input(cfg, hm[:, c], self.cams, batch.affines[:, c], cache))
-        out = modules["root_net"](torch.cat(vols))  # one call: (4B, X, Y, Z)
-        o_syn, g0, g1, g2 = out.split(B)
+        vols = [room_input(cfg, hm[:, c], self.cams, batch.affines[:, c],
+                           self.room_cache if c == 0 else None) for c in range(3)]
         if self.cfg.mode == "supervised":
             roots, _, valid = self._gt_3d(frames)
             target = gaussian_root_volume(roots, valid.any(-1), cfg.room,
                                           self.cfg.root_synth.target_sigma)
-            sup = l2(g1, target) + l2(g0, target)
-            total = lw.root_synthetic * sup
-            return {"total": total, "root_gt": sup}
+            g0, g1 = modules["root_net"](torch.cat(vols[:2])).split(B)  # one call: (2B, ...)
+            sup = l2(g0, target) + l2(g1, target)
+            return {"total": lw.root_synthetic * sup, "root_gt": sup}
+        syn = synthetic_root_batch(cfg, self.cfg.root_synth, self.cams, batch.affines[:, 1],
+                                   gen, self.cfg.floor_z)
+        vols.insert(0, room_input(cfg, syn.heatmaps, self.cams, batch.affines[:, 1]))
+        o_syn, g0, g1, g2 = modules["root_net"](torch.cat(vols)).split(B)  # one call: (4B, ...)
         l_syn = l2(o_syn, syn.target)
         g0 = g0.detach()
         l_con = l2(g1, g0) + l2(g2, g0)
@@ -361,7 +361,7 @@ class Trainer:
             vol = room_input(cfg, hm, self.cams, affines,
                              self.room_cache if self.cfg.proposal_copy == 0 else None)
             props = root_proposals(modules["root_net"](vol), cfg.room, cfg.max_people,
-                                   cfg.root_threshold)
+                                   cfg.root_threshold, nms_kernel=cfg.nms_kernel)
         k = max(1, int(props.valid.sum(1).max()))
         return props.centers[:, :k], props.valid[:, :k]
 
