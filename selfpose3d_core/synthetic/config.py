@@ -135,6 +135,9 @@ class SynthConfig:
         num_frames: frames to generate, [1, 100000].
         fps: frame rate (Hz), (0, 120].
         seed: the seed of everything random (rig jitter, people, detector).
+        rig_seed: when set, the rig (camera placement, lenses, room textures) comes from
+            this seed instead, so two recordings can share one rig and differ in people
+            (a held-back sequence of the same room).
         image_width, image_height: image size in pixels, [64, 4096].
         room_size: (x, y, z) extent of the room (m); the floor is z = 0 and the room is
             centred on the world origin. x, y in [4, 20], z in [2.6, 6].
@@ -156,6 +159,7 @@ class SynthConfig:
     num_frames: int = 200
     fps: float = 10.0
     seed: int = 0
+    rig_seed: int | None = None
     image_width: int = 640
     image_height: int = 480
     room_size: tuple[float, float, float] = (6.0, 6.0, 3.0)
@@ -179,6 +183,8 @@ class SynthConfig:
         if not 0.0 < self.fps <= 120.0:
             raise ValueError(f"{o}.fps must be in (0, 120], got {self.fps!r}")
         _check_range(o, "seed", self.seed, 0, 2 ** 63 - 1)
+        if self.rig_seed is not None:
+            _check_range(o, "rig_seed", self.rig_seed, 0, 2 ** 63 - 1)
         _check_range(o, "image_width", self.image_width, 64, 4096)
         _check_range(o, "image_height", self.image_height, 64, 4096)
         if len(self.room_size) != 3:

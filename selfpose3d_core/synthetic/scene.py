@@ -71,6 +71,8 @@ class SyntheticScene:
     def __init__(self, config: SynthConfig):
         self.config = config
         rig_seq, people_seq = np.random.SeedSequence([config.seed, 0x5E1F]).spawn(2)
+        if config.rig_seed is not None:
+            rig_seq = np.random.SeedSequence([config.rig_seed, 0x5E1F]).spawn(2)[0]
         self.room: Room = make_room(config)
         self.cameras: tuple[Camera, ...] = make_cameras(config, np.random.default_rng(rig_seq))
         self.motion: Motion = simulate_people(config, self.room,
@@ -81,7 +83,8 @@ class SyntheticScene:
     @property
     def renderer(self) -> SceneRenderer:
         if self._renderer is None:  # building the backgrounds takes ~0.1 s per view
-            self._renderer = SceneRenderer(self.cameras, self.room, self.config.seed)
+            seed = self.config.seed if self.config.rig_seed is None else self.config.rig_seed
+            self._renderer = SceneRenderer(self.cameras, self.room, seed)
         return self._renderer
 
     @property

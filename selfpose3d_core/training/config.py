@@ -218,8 +218,8 @@ def _generic_from_dict(cls, data):
 
 
 #: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (~25 min on
-#: the default synthetic rig, 200 frames); "demo" is its ~11-minute cut for
-#: `selfpose3d demo`; "paper" is the reference schedule.
+#: the default synthetic rig, 200 frames); "demo" is its cut for `selfpose3d demo` (~7 min
+#: from detections, ~14 min from images); "paper" is the reference schedule.
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(heatmap_sigma=3.0, freeze_backbone_after=False),
     "small-cpu": TrainConfig(stages={
@@ -231,9 +231,9 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     }),
     "demo": TrainConfig(stages={
         "backbone": StageConfig(epochs=4, lr=2e-3, lr_drops=(0.7,), batch_size=2),
-        "root": StageConfig(epochs=0.75, lr=2e-3, batch_size=2),
+        "root": StageConfig(epochs=1.5, lr=2e-3, batch_size=2),
         "pose_l2": StageConfig(epochs=1, lr=1e-3),
-        "pose_l1": StageConfig(epochs=0.25, lr=5e-4),
+        "pose_l1": StageConfig(epochs=0.5, lr=5e-4),
     }),
 }
 

@@ -405,11 +405,13 @@ class Trainer:
                 conf = batch.pseudo_conf
                 w = conf * (conf >= min_conf)
                 l_j = l_j + hungarian_l1(R.uv, R.visible, uv, w)
-        scale = 1e3  # heatmap MSE values are ~1e-3: keep the loss near 1
+        # heatmap MSE values are ~1e-3: scale the 2D terms to keep the loss near 1 (the
+        # attention regulariser with them, or its weight σ_attn would be 1000× too small)
+        scale = 1e3
         total = lw.pose_heatmap * l_hm * scale
         losses = {"hm": l_hm * scale}
         if attn:
-            total = total + lw.attention_reg * l_reg
+            total = total + lw.attention_reg * l_reg * scale
             losses["attn_reg"] = l_reg
         if torch.is_tensor(l_j):
             total = total + lw.joints_l1 * l_j
