@@ -219,6 +219,7 @@ class ModelConfig:
         root_channels: V2V widths of root_net (1 → 1 channel).
         pose_channels: V2V widths of pose_net (J → J channels).
         pose_input_skip: pose_net adds its input volume to its output (see PoseNet).
+        pose_skip_sigma: σ (m) of the horizontal window on that skip (0 = none).
         attention_backbone: trunk of the attention net (training only); None = no
             attention net.
         attention_deconv_channels: attention-net deconv width (None = trunk default).
@@ -240,6 +241,7 @@ class ModelConfig:
     root_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
     pose_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
     pose_input_skip: bool = True
+    pose_skip_sigma: float = 0.6
     attention_backbone: str | None = "resnet18"
     attention_deconv_channels: int | None = None
 

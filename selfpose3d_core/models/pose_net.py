@@ -99,10 +99,12 @@ class PoseNet(nn.Module):
             heatmaps — already close — instead of the cube centre, which speeds up
             self-supervised training, whose rendering loss only pulls joints that project
             near a pseudo joint.
+        skip_sigma: σ (m) of a horizontal Gaussian window centred on the cube applied to
+            the skip, so a neighbour's joints in the cube do not win (0 = no window).
     """
 
     def __init__(self, config: V2VConfig, cube: VoxelGrid, beta: float = 100.0,
-                 input_skip: bool = False) -> None:
+                 input_skip: bool = False, skip_sigma: float = 0.0) -> None:
         super().__init__()
         if config.in_channels != config.out_channels:
             raise ValueError(f"PoseNet: needs J → J channels, got {config.in_channels} → "
@@ -116,6 +118,11 @@ class PoseNet(nn.Module):
         self.v2v = V2VNet(config)
         self.register_buffer("offsets", cube.offsets(dtype=torch.float32),
                              persistent=False)  # (M, 3)
+        # horizontal Gaussian window on the skip: the person at the cube centre, not a
+        # neighbour, wins the soft-argmax at initialisation (1 everywhere when σ = 0)
+        d2 = (self.offsets[:, :2] ** 2).sum(-1)  # (M,)
+        prior = torch.exp(-d2 / (2 * skip_sigma ** 2)) if skip_sigma > 0 else torch.ones_like(d2)
+        self.register_buffer("skip_prior", prior.reshape(cube.shape), persistent=False)
 
     @property
     def num_joints(self) -> int:
@@ -145,7 +152,7 @@ class PoseNet(nn.Module):
         x = volumes.reshape(-1, *volumes.shape[-4:])  # (N, J, x, y, z)
         out = self.v2v(x)  # (N, J, x, y, z)
         if self.input_skip:  # the net learns a correction of the fused input heatmaps
-            out = out + x
+            out = out + x * self.skip_prior.to(x.dtype)
         sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta)
         joints = centers.reshape(-1, 1, 3).to(out.dtype) + sa.coords  # (N, J, 3)
         conf = out.flatten(2).amax(dim=-1)  # (N, J)
