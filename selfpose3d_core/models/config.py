@@ -345,6 +345,7 @@ PRESETS: dict[str, ModelConfig] = {
         root_channels=(8, 16, 32, 64),
         pose_channels=(8, 16, 32, 64),
         nms_radius=0.3,
+        root_threshold=0.15,
         attention_backbone="resnet18-narrow",
     ),
 }
