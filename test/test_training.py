@@ -33,6 +33,7 @@ TINY_MODEL = dataclasses.replace(
 
 def tiny_train_config(epochs: float = 0.25, **kw) -> TrainConfig:
     stages = {s: StageConfig(epochs=epochs, lr=1e-3, batch_size=1) for s in STAGES}
+    kw.setdefault("proposal_threshold", -1.0)  # every proposal: no root_net needed
     return TrainConfig(stages=stages, log_every=1, checkpoint_every=0, **kw)
 
 

@@ -136,6 +136,9 @@ class TrainConfig:
         use_l1: the Hungarian L1 stage (False = ablation: pose_l1/pose_hard use L2 only).
         freeze_backbone_after: keep the backbone fixed after its stage (CPU budgets).
         proposal_copy: which copy's root volume gives the pose-stage proposals (0 = x0).
+        proposal_threshold: root score a proposal needs to be trained on in the pose
+            stages (stricter than the inference threshold: a false proposal renders a
+            person where the pseudo heatmaps have none).
         augment, loss, root_synth: see their classes.
         stages: one :class:`StageConfig` per stage name in :data:`STAGES`.
         log_every: steps between progress/metrics lines.
@@ -157,6 +160,7 @@ class TrainConfig:
     use_l1: bool = True
     freeze_backbone_after: bool = True
     proposal_copy: int = 0
+    proposal_threshold: float = 0.3
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossWeights = field(default_factory=LossWeights)
     root_synth: RootSynthConfig = field(default_factory=RootSynthConfig)

@@ -361,7 +361,7 @@ class Trainer:
             vol = room_input(cfg, hm, self.cams, affines,
                              self.room_cache if self.cfg.proposal_copy == 0 else None)
             props = root_proposals(modules["root_net"](vol), cfg.room, cfg.max_people,
-                                   cfg.root_threshold, nms_kernel=cfg.nms_kernel)
+                                   self.cfg.proposal_threshold, nms_kernel=cfg.nms_kernel)
         k = max(1, int(props.valid.sum(1).max()))
         return props.centers[:, :k], props.valid[:, :k]
 
