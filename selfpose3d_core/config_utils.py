@@ -23,7 +23,7 @@ T = TypeVar("T")
 def to_dict(obj: Any) -> Any:
     """Dataclasses → dicts, tuples → lists, recursively."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        if hasattr(obj, "to_dict") and not getattr(obj.to_dict, "_generic", False):
+        if hasattr(obj, "to_dict"):
             return obj.to_dict()
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (tuple, list)):
@@ -66,7 +66,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str | None = 
     data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}: {data!r}")
-    if hasattr(cls, "from_dict") and not getattr(cls.from_dict, "_generic", False):
+    if hasattr(cls, "from_dict"):  # a class with its own reader (e.g. ModelConfig)
         return cls.from_dict(data)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))

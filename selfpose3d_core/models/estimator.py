@@ -104,6 +104,7 @@ class Estimator:
         self.cams = stack_cameras(cameras, device=self.device)
         aff = np.stack([letterbox_affine(c.image_size, self.config.input_size)
                         for c in cameras])
+        self._affines_np = aff  # (V, 2, 3) for the image warps
         self.affines = torch.as_tensor(aff, dtype=torch.float32, device=self.device)  # (V,2,3)
 
     @property
@@ -131,7 +132,7 @@ class Estimator:
                 raise ValueError(f"Estimator: view {v} image is {img.shape[1]}x"
                                  f"{img.shape[0]}, camera {cam.name!r} expects "
                                  f"{cam.width}x{cam.height}")
-            batch[v] = warp_image(img, self.affines[v].cpu().numpy(), (w, h))
+            batch[v] = warp_image(img, self._affines_np[v], (w, h))
             mask[v] = 1.0
         x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2)  # (V, 3, h, w)
         x = x.float().div_(255.0)[None]  # (1, V, 3, h, w)

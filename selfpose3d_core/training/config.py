@@ -201,25 +201,6 @@ class TrainConfig:
         d["stages"] = {k: to_dict(v) for k, v in self.stages.items()}
         return d
 
-    @classmethod
-    def from_dict(cls, data) -> "TrainConfig":
-        return _generic_from_dict(cls, data)
-
-
-def _generic_from_dict(cls, data):
-    import dataclasses
-
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise ValueError(f"TrainConfig: unknown keys {unknown}; allowed: {sorted(fields)}")
-    kw = dict(data)
-    for name, sub in (("augment", AugmentConfig), ("loss", LossWeights),
-                      ("root_synth", RootSynthConfig)):
-        if name in kw:
-            kw[name] = from_dict(sub, kw[name], f"TrainConfig.{name}")
-    return cls(**kw)
-
 
 #: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (~25 min on
 #: the default synthetic rig, 200 frames); "demo" is its cut for `selfpose3d demo` (~7 min

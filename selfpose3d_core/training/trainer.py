@@ -117,6 +117,7 @@ class Trainer:
         self.gt = GroundTruth3D(dataset_dir) if train_cfg.mode == "supervised" else None
         self.cams = stack_cameras(self.dataset.cameras, device=self.device)
         self.room_cache = SamplingGridCache()
+        self._target_memo: dict = {}
         self.show_progress = show_progress and self.dist.is_main
         self.metrics = MetricsLogger(self.out) if self.dist.is_main else None
         self._ckpt = ckpt
@@ -304,7 +305,18 @@ class Trainer:
         return joints_t[:, :, root], joints_t, valid_t
 
     def _targets(self, batch: TrainBatch, copy: int, min_conf: float):
-        """Pseudo-pose (or, supervised, projected-GT) heatmap targets of one copy."""
+        """Pseudo-pose (or, supervised, projected-GT) heatmap targets of one copy.
+
+        Memoised per batch: in detections mode the same maps are the input heatmaps too.
+        """
+        if self._target_memo.get("batch") is not batch:  # (holds the batch: no id reuse)
+            self._target_memo = {"batch": batch, "values": {}}
+        values = self._target_memo["values"]
+        if (copy, min_conf) not in values:
+            values[(copy, min_conf)] = self._render_targets(batch, copy, min_conf)
+        return values[(copy, min_conf)]
+
+    def _render_targets(self, batch: TrainBatch, copy: int, min_conf: float):
         if self.cfg.mode == "supervised":
             uv, conf = self._gt_2d(batch.frames.tolist())
         else:
