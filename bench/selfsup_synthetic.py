@@ -61,6 +61,19 @@ def _dataset(path: Path, frames: int, **cfg) -> Path:
     return path
 
 
+def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
+           ) -> tuple[Path, float]:
+    """Train (or resume / reuse) one run; returns its last checkpoint and the total wall time
+    spent on it over all invocations."""
+    timing = run / "train_time.json"
+    trainer = Trainer(model_cfg, tc, train_dir, run, show_progress=True, init_weights=init)
+    res = trainer.run()
+    prev = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
+    spent = prev + (res.seconds if res.steps else 0.0)  # a finished run reruns nothing
+    write_json(timing, {"seconds": spent})
+    return res.checkpoint, spent
+
+
 def _evaluate(ckpt: Path, test_dir: Path) -> dict:
     ds = MultiViewDataset(test_dir)
     ck = load_checkpoint_file(ckpt)
@@ -88,7 +101,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench_out/synthetic"))
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--schedule", default="small-cpu")
-    ap.add_argument("--heatmap-source", default="images", choices=("images", "detections"))
+    ap.add_argument("--heatmap-source", default="detections", choices=("images", "detections"),
+                    help="detections (default): the 3D part on heatmaps rendered from the 2D "
+                         "pseudo poses; images: the 2D backbone trained from scratch first")
     ap.add_argument("--train-frames", type=int, default=200)
     ap.add_argument("--test-frames", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
@@ -104,21 +119,35 @@ def main() -> None:
     base_cfg = dataclasses.replace(train_preset(args.schedule),
                                    heatmap_source=args.heatmap_source)
     model_cfg = auto_room(model_preset("small"), MultiViewDataset(train_dir).cameras)
-    for name in [v for v in args.variants.split(",") if v]:
+    names = [v for v in args.variants.split(",") if v]
+    for name in names:
         if name not in VARIANTS:
             raise SystemExit(f"unknown variant {name!r}; variants: {sorted(VARIANTS)}")
+    # the self-supervised variants differ only in the pose stages: their backbone and
+    # root stages (identical configs and seeds) run once, and every variant's training
+    # time includes them
+    shared = out / "selfsup_backbone_root"
+    early = {k: v for k, v in base_cfg.stages.items() if k in ("backbone", "root")}
+    late = {k: (v if k not in early else dataclasses.replace(v, epochs=0))
+            for k, v in base_cfg.stages.items()}
+    shared_seconds = 0.0
+    if any(VARIANTS[n].get("mode") != "supervised" for n in names):
+        only = {k: (v if k in early else dataclasses.replace(v, epochs=0))
+                for k, v in base_cfg.stages.items()}
+        shared_ckpt, shared_seconds = _train(model_cfg, dataclasses.replace(
+            base_cfg, stages=only), train_dir, shared)
+    for name in names:
         tc = dataclasses.replace(base_cfg, **VARIANTS[name])
-        run = out / name
-        timing = run / "train_time.json"
-        trainer = Trainer(model_cfg, tc, train_dir, run, show_progress=True)
-        res = trainer.run()
-        prev = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
-        spent = prev + (res.seconds if res.steps else 0.0)  # a finished run reruns nothing
-        write_json(timing, {"seconds": spent})
-        model = export_model(res.checkpoint, run / "model.pt")
+        if tc.mode == "supervised":
+            ckpt, spent = _train(model_cfg, tc, train_dir, out / name)
+        else:
+            ckpt, own = _train(model_cfg, dataclasses.replace(tc, stages=late), train_dir,
+                               out / name, init=shared_ckpt)
+            spent = shared_seconds + own
+        model = export_model(ckpt, out / name / "model.pt")
         for test, d in tests.items():
             r = _evaluate(model, d)
-            results[f"{name}/{test}"] = r
+            results[f"{name}/{test}"] = {**r, "train_seconds": spent}
             rows.append({"method": name, "test set": test, "AP25": r["AP25"],
                          "AP50": r["AP50"], "AP100": r["AP100"],
                          "Recall@500": r["recall_500"], "MPJPE mm": r["mpjpe_mm"],
@@ -137,6 +166,10 @@ def main() -> None:
     print(f"model: small preset, room {model_cfg.room.shape} voxels over "
           f"{[round(s, 2) for s in model_cfg.room.size]} m; schedule {args.schedule}; "
           f"heatmaps from {args.heatmap_source}; torch threads {torch.get_num_threads()}")
+    stages = ", ".join(f"{k} {v.epochs} ep × batch {v.batch_size} @ lr {v.lr:g}"
+                       for k, v in base_cfg.stages.items() if v.epochs > 0)
+    print(f"stages: {stages}; supervised: the same stages on 3D GT (L1 on 3D joints, GT "
+          f"root volumes); ablations reuse the self-supervised backbone/root stages")
     print(markdown_table(rows))
     if not args.skip_fps:
         ds = MultiViewDataset(tests["test_5cam_seed102"])

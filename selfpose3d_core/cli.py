@@ -243,6 +243,8 @@ def _add_train(sub) -> None:
     p.add_argument("--max-minutes", type=float,
                    help="stop (with a checkpoint) after this much wall time; rerun to resume")
     p.add_argument("--no-resume", action="store_true", help="start from scratch")
+    p.add_argument("--init", type=Path, help="start a fresh run from this checkpoint's "
+                   "weights (fine-tuning; tensors with matching names and shapes)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -299,7 +301,8 @@ def _cmd_train(args) -> int:
     elif args.room != "model":
         raise ValueError(f"--room must be 'auto' or 'model', got {args.room!r}")
     trainer = Trainer(model_cfg, train_cfg, args.dataset, args.out, resume=not args.no_resume,
-                      show_progress=not args.no_progress)
+                      show_progress=not args.no_progress,
+                      init_weights=getattr(args, "init", None))
     res = trainer.run(max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     if trainer.dist.is_main and trainer.state["stage_index"] >= 5:
         final = export_model(res.checkpoint, args.out / "model.pt")

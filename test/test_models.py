@@ -360,9 +360,37 @@ class TestPoseNet:
         with torch.no_grad():
             assert net(torch.rand(0, 15, 8, 8, 8), torch.zeros(0, 3)).joints.shape == (0, 15, 3)
 
+    def test_log_skip_is_subvoxel_and_trainable(self):
+        """With the log-space input skip an untrained net returns the fused heatmap's peak
+        to a fraction of a voxel (a linear skip with β = 100 snaps to a voxel centre), and
+        the soft-argmax is not saturated: the joints have gradients w.r.t. the V2V."""
+        cube = VoxelGrid(center=(0, 0, 0), size=(2, 2, 2), shape=(16, 16, 16))
+        pitch = 2.0 / 16
+        pts = cube.points()  # (M, 3)
+        true = torch.tensor([[0.31, -0.22, 0.47], [-0.05, 0.12, -0.6]])  # (J, 3)
+        d2 = ((pts[None] - true[:, None]) ** 2).sum(-1)  # (J, M)
+        sigma = 1.2 * pitch  # the fused blob of a joint: about a voxel or more
+        vol = torch.exp(-d2 / (2 * sigma ** 2)).reshape(1, 2, 16, 16, 16)  # (N, J, x, y, z)
+        net = PoseNet(V2VConfig(channels=TINY_V2V, in_channels=2, out_channels=2), cube,
+                      beta=100.0, input_skip=True, skip_sigma=0.0, skip_power=6.0)
+        torch.nn.init.zeros_(net.v2v.out.weight)
+        torch.nn.init.zeros_(net.v2v.out.bias)
+        out = net(vol, torch.zeros(1, 3))
+        err = (out.joints[0] - true).norm(dim=-1)
+        assert (err < 0.1 * pitch).all(), err
+        assert ((out.confidence > 0.7) & (out.confidence <= 1.0)).all()  # E_p[x]
+        # snapping to the nearest voxel centre would be off by up to half a voxel per axis
+        snapped = pts[d2.argmin(1)]
+        assert ((snapped - true).norm(dim=-1) > 3 * err).all()
+        out.joints.sum().backward()
+        assert net.v2v.out.weight.grad.abs().sum() > 0
+
     def test_rejects_bad_inputs(self):
         net = PoseNet(V2VConfig(channels=TINY_V2V, in_channels=15, out_channels=15),
                       VoxelGrid((0, 0, 0), (2, 2, 2), (8, 8, 8)))
+        with pytest.raises(ValueError, match="skip_power"):
+            PoseNet(V2VConfig(channels=TINY_V2V, in_channels=15, out_channels=15),
+                    VoxelGrid((0, 0, 0), (2, 2, 2), (8, 8, 8)), skip_power=0.0)
         with pytest.raises(ValueError, match="volumes must be"):
             net(torch.rand(1, 15, 8, 8, 12), torch.zeros(1, 3))
         with pytest.raises(ValueError, match="centers must be"):

@@ -218,11 +218,15 @@ class ModelConfig:
         backbone_weights: optional user-supplied state dict for the heatmap net.
         root_channels: V2V widths of root_net (1 → 1 channel).
         pose_channels: V2V widths of pose_net (J → J channels).
-        pose_input_skip: pose_net adds its input volume to its output (see PoseNet).
+        pose_input_skip: pose_net's log-space residual around its V2V (see PoseNet).
         pose_skip_sigma: σ (m) of the horizontal window on that skip (0 = none).
+        pose_skip_power: k of that skip (the fused heatmaps are sharpened as x^k).
         attention_backbone: trunk of the attention net (training only); None = no
             attention net.
         attention_deconv_channels: attention-net deconv width (None = trunk default).
+        attention_input_scale: the attention net sees the network input resized by about
+            this factor (to sizes divisible by 32; its maps are resized back to the heatmap
+            size); 0.5 quarters its cost on a CPU budget. 1 = the reference.
     """
 
     num_joints: int = 15
@@ -242,8 +246,10 @@ class ModelConfig:
     pose_channels: tuple[int, int, int, int] = (16, 32, 64, 128)
     pose_input_skip: bool = True
     pose_skip_sigma: float = 0.6
+    pose_skip_power: float = 10.0
     attention_backbone: str | None = "resnet18"
     attention_deconv_channels: int | None = None
+    attention_input_scale: float = 1.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -273,8 +279,17 @@ class ModelConfig:
         set_(self, "beta", float(self.beta))
         if not self.beta > 0:
             raise ValueError(f"ModelConfig.beta must be > 0, got {self.beta}")
+        for name in ("pose_skip_sigma", "pose_skip_power"):
+            set_(self, name, float(getattr(self, name)))
+        if self.pose_skip_sigma < 0 or not self.pose_skip_power > 0:
+            raise ValueError(f"ModelConfig: pose_skip_sigma must be >= 0 and pose_skip_power "
+                             f"> 0, got {self.pose_skip_sigma} and {self.pose_skip_power}")
         set_(self, "root_channels", _ints("ModelConfig.root_channels", self.root_channels, 4, 1))
         set_(self, "pose_channels", _ints("ModelConfig.pose_channels", self.pose_channels, 4, 1))
+        set_(self, "attention_input_scale", float(self.attention_input_scale))
+        if not 0 < self.attention_input_scale <= 1:
+            raise ValueError(f"ModelConfig.attention_input_scale must be in (0, 1], got "
+                             f"{self.attention_input_scale}")
         # validate the derived sub-configs now rather than at build time
         self.backbone_config()
         self.attention_config()
@@ -347,6 +362,7 @@ PRESETS: dict[str, ModelConfig] = {
         nms_radius=0.3,
         root_threshold=0.15,
         attention_backbone="resnet18-narrow",
+        attention_input_scale=0.5,
     ),
 }
 

@@ -40,7 +40,8 @@ class SelfPose3dModel(nn.Module):
         self.root_net = RootNet(config.root_v2v_config())
         self.pose_net = PoseNet(config.pose_v2v_config(), config.cube_grid(), config.beta,
                                 input_skip=config.pose_input_skip,
-                                skip_sigma=config.pose_skip_sigma)
+                                skip_sigma=config.pose_skip_sigma,
+                                skip_power=config.pose_skip_power)
         attn = config.attention_config()
         self.attn_net: HeatmapNet2D | None = (None if attn is None else
                                               attn_net_2d(attn, load_pretrained=False))

@@ -23,6 +23,9 @@ from .v2v import V2VNet
 
 __all__ = ["PoseNet", "PoseOutput", "SoftArgmax", "soft_argmax_3d"]
 
+#: ε of the log-space input skip: an empty voxel's logit is k·log ε below a full one.
+_SKIP_EPS = 1e-3
+
 
 class SoftArgmax(NamedTuple):
     """Fields:
@@ -75,10 +78,13 @@ class PoseOutput(NamedTuple):
 
     Fields:
         joints: (*, J, 3) world joint positions (m).
-        confidence: (*, J) max of the raw output volume per joint (≈ [0, 1] scale; not a
-            calibrated probability).
+        confidence: (*, J) with the input skip, the fused input heatmap value under the
+            soft-argmax distribution (in [0, 1]: how strongly the views agree on the
+            joint); without it, the max of the raw output volume (≈ [0, 1]). Not a
+            calibrated probability.
         peak: (*, J) largest soft-argmax probability per joint (sharpness of the peak).
-        volumes: (*, J, x, y, z) raw output volumes of the 3D CNN.
+        volumes: (*, J, x, y, z) the soft-argmax logits divided by β (the 3D CNN's
+            output, plus the log-space skip when enabled).
     """
 
     joints: torch.Tensor
@@ -94,27 +100,35 @@ class PoseNet(nn.Module):
         config: V2V widths with ``in_channels == out_channels == J``.
         cube: the cube's grid (its ``center`` is ignored; size and shape are used).
         beta: soft-argmax sharpness β (ref 100).
-        input_skip: add the input volume to the V2V output (a residual around the whole
-            net). At initialisation the joints are then the soft-argmax of the fused input
-            heatmaps — already close — instead of the cube centre, which speeds up
-            self-supervised training, whose rendering loss only pulls joints that project
-            near a pseudo joint.
-        skip_sigma: σ (m) of a horizontal Gaussian window centred on the cube applied to
+        input_skip: a residual around the whole net, in log space: the soft-argmax logits
+            are ``β · v2v(x) + k · log(w · x + ε)`` with x the fused input heatmaps, w the
+            window below and k = ``skip_power``. At initialisation (v2v ≈ 0) each joint is
+            then the centroid of ``(w · x)^k`` — the fused heatmap peak, sharpened but still
+            spread over a few voxels, so sub-voxel accurate — instead of the cube centre,
+            and the soft-argmax is not saturated, so the rendering loss's gradients reach
+            the V2V (a linear skip ``v2v(x) + x`` with β = 100 puts all the mass on one
+            voxel: quantised joints and vanishing gradients).
+        skip_sigma: σ (m) of a horizontal Gaussian window w centred on the cube applied to
             the skip, so a neighbour's joints in the cube do not win (0 = no window).
+        skip_power: k above (> 0).
     """
 
     def __init__(self, config: V2VConfig, cube: VoxelGrid, beta: float = 100.0,
-                 input_skip: bool = False, skip_sigma: float = 0.0) -> None:
+                 input_skip: bool = False, skip_sigma: float = 0.0,
+                 skip_power: float = 6.0) -> None:
         super().__init__()
         if config.in_channels != config.out_channels:
             raise ValueError(f"PoseNet: needs J → J channels, got {config.in_channels} → "
                              f"{config.out_channels}")
         if not beta > 0:
             raise ValueError(f"PoseNet: beta must be > 0, got {beta}")
+        if not skip_power > 0:
+            raise ValueError(f"PoseNet: skip_power must be > 0, got {skip_power}")
         self.config = config
         self.cube = cube
         self.beta = float(beta)
         self.input_skip = bool(input_skip)
+        self.skip_power = float(skip_power)
         self.v2v = V2VNet(config)
         self.register_buffer("offsets", cube.offsets(dtype=torch.float32),
                              persistent=False)  # (M, 3)
@@ -152,10 +166,15 @@ class PoseNet(nn.Module):
         x = volumes.reshape(-1, *volumes.shape[-4:])  # (N, J, x, y, z)
         out = self.v2v(x)  # (N, J, x, y, z)
         if self.input_skip:  # the net learns a correction of the fused input heatmaps
-            out = out + x * self.skip_prior.to(x.dtype)
+            evidence = x * self.skip_prior.to(x.dtype)
+            out = out + (self.skip_power / self.beta) * torch.log(evidence + _SKIP_EPS)
         sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta)
         joints = centers.reshape(-1, 1, 3).to(out.dtype) + sa.coords  # (N, J, 3)
-        conf = out.flatten(2).amax(dim=-1)  # (N, J)
+        if self.input_skip:  # fused input heatmap under the soft-argmax: in [0, 1]
+            prob = torch.softmax(self.beta * out.flatten(2), dim=-1)  # (N, J, M)
+            conf = (prob * x.flatten(2)).sum(-1)  # (N, J)
+        else:
+            conf = out.flatten(2).amax(dim=-1)  # (N, J)
         return PoseOutput(joints=joints.reshape(*lead, J, 3),  # (*, J, 3)
                           confidence=conf.reshape(*lead, J),  # (*, J)
                           peak=sa.peak.reshape(*lead, J),  # (*, J)

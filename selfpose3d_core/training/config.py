@@ -202,23 +202,25 @@ class TrainConfig:
         return d
 
 
-#: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (~25 min on
-#: the default synthetic rig, 200 frames); "demo" is its cut for `selfpose3d demo` (~7 min
-#: from detections, ~14 min from images); "paper" is the reference schedule.
+#: Named schedules. "small-cpu" fits the small model preset on 2 CPU cores (detections
+#: mode, 200 frames: ~2.5 min root + ~12 min pose stages with attention; images mode adds
+#: the backbone stage, ~25 min); "demo" is its cut for `selfpose3d demo` (~8 min from
+#: detections); "paper" is the reference schedule.
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(heatmap_sigma=3.0, freeze_backbone_after=False),
     "small-cpu": TrainConfig(stages={
         "backbone": StageConfig(epochs=6, lr=2e-3, lr_drops=(0.7,), batch_size=2),
-        "root": StageConfig(epochs=1, lr=2e-3, batch_size=2),
-        "pose_l2": StageConfig(epochs=2, lr=1e-3),
-        "pose_l1": StageConfig(epochs=1, lr=5e-4),
-        "pose_hard": StageConfig(epochs=0.5, lr=5e-4),
+        "root": StageConfig(epochs=3, lr=2e-3, lr_drops=(0.8,), batch_size=2),
+        "pose_l2": StageConfig(epochs=0.5, lr=1e-3),
+        "pose_l1": StageConfig(epochs=2.5, lr=1e-3, lr_drops=(0.8,)),
+        "pose_hard": StageConfig(epochs=0.5, lr=1e-4),
     }),
     "demo": TrainConfig(stages={
         "backbone": StageConfig(epochs=4, lr=2e-3, lr_drops=(0.7,), batch_size=2),
-        "root": StageConfig(epochs=1.5, lr=2e-3, batch_size=2),
-        "pose_l2": StageConfig(epochs=1, lr=1e-3),
-        "pose_l1": StageConfig(epochs=0.5, lr=5e-4),
+        "root": StageConfig(epochs=2, lr=2e-3, lr_drops=(0.8,), batch_size=2),
+        "pose_l2": StageConfig(epochs=0.25, lr=1e-3),
+        "pose_l1": StageConfig(epochs=1.25, lr=1e-3, lr_drops=(0.8,)),
+        "pose_hard": StageConfig(epochs=0.25, lr=1e-4),
     }),
 }
 

@@ -92,6 +92,10 @@ class TrainData:
         if self.use_images and not dataset.has_images:
             raise ValueError(f"{dataset.root}: training from images, but the dataset has no "
                              f"images (use heatmap_source: detections)")
+        #: the soft attention net looks at the images, also in detections mode when the
+        #: dataset has them (a rig without images trains without attention)
+        self.attention_images = (train_cfg.use_attention and train_cfg.mode == "selfsup"
+                                 and dataset.has_images)
         self._images: dict[int, list[np.ndarray]] = {}
         self._pseudo: dict[int, PseudoPoses] = {}
 
@@ -139,7 +143,7 @@ class TrainData:
 
     # ------------------------------------------------------------------ batches
     def batch(self, frames: Sequence[int], rng: np.random.Generator, copies: Sequence[bool],
-              device: torch.device | str = "cpu") -> TrainBatch:
+              device: torch.device | str = "cpu", images: bool | None = None) -> TrainBatch:
         """Build a batch.
 
         Args:
@@ -148,17 +152,22 @@ class TrainData:
             copies: one flag per copy: augment it (True) or plain letterbox (False); the
                 pose stages use ``(False, True, True)`` (x0, x1, x2), the backbone stage
                 ``(True,)``.
+            images: warp the images too (default: in image mode only); the augmentation
+                draws are the same either way.
         """
+        use_images = self.use_images if images is None else images
         ow, oh = self.model_cfg.input_size
         B, C, V = len(frames), len(copies), self.dataset.num_views
         affines = np.zeros((B, C, V, 2, 3), np.float32)
-        images = np.zeros((B, C, V, oh, ow, 3), np.uint8) if self.use_images else None
-        for i, f in enumerate(frames):
-            imgs = self.images(f) if self.use_images else None
+        images = np.zeros((B, C, V, oh, ow, 3), np.uint8) if use_images else None
+        for i in range(B):  # all affines first: the same draws with or without images
             for c, aug in enumerate(copies):
                 affines[i, c] = self.copy_affines(rng, aug)
-                if imgs is None:
-                    continue
+        for i, f in enumerate(frames):
+            if not use_images:
+                break
+            imgs = self.images(f)
+            for c, aug in enumerate(copies):
                 warped = np.stack([warp_image(im, affines[i, c, v], (ow, oh))
                                    for v, im in enumerate(imgs)])  # (V, h, w, 3)
                 if aug:

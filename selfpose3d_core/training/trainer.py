@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..data.dataset import GroundTruth3D, MultiViewDataset
 from ..geometry.camera import stack_cameras
@@ -63,12 +64,14 @@ _TRAINS = {"backbone": ("backbone",), "root": ("root_net",),
            "pose_hard": ("pose_net", "attn_net")}
 
 
-def stage_networks(stage: str, cfg: TrainConfig) -> tuple[str, ...]:
-    """Names of the networks ``stage`` trains under ``cfg``."""
+def stage_networks(stage: str, cfg: TrainConfig, has_images: bool = True
+                   ) -> tuple[str, ...]:
+    """Names of the networks ``stage`` trains under ``cfg`` (``has_images``: the dataset
+    has images, which the attention net needs also in detections mode)."""
     nets = _TRAINS[stage]
     if stage == "backbone" and cfg.heatmap_source != "images":
         return ()
-    if not cfg.use_attention or cfg.heatmap_source != "images" or cfg.mode == "supervised":
+    if not cfg.use_attention or not has_images or cfg.mode == "supervised":
         nets = tuple(n for n in nets if n != "attn_net")
     return nets
 
@@ -93,10 +96,15 @@ class Trainer:
         out_dir: checkpoints, ``metrics.jsonl``, ``loss_curves.png``.
         resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
         show_progress: progress bar with ETA and losses.
+        init_weights: a checkpoint whose weights start a fresh run (fine-tuning, or later
+            stages on top of an earlier run's networks; e.g. a schedule with the root stage
+            at 0 epochs on a trained root_net). Only tensors whose names and shapes match
+            are loaded; ignored when resuming.
     """
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, dataset_dir,
-                 out_dir, resume: bool = True, show_progress: bool = True) -> None:
+                 out_dir, resume: bool = True, show_progress: bool = True,
+                 init_weights: str | Path | None = None) -> None:
         self.cfg = train_cfg
         self.out = Path(out_dir)
         self.dist: DistInfo = init_distributed(device=train_cfg.device)
@@ -121,6 +129,8 @@ class Trainer:
         self.show_progress = show_progress and self.dist.is_main
         self.metrics = MetricsLogger(self.out) if self.dist.is_main else None
         self._ckpt = ckpt
+        if ckpt is None and init_weights is not None:
+            self._load_init(init_weights)
         if ckpt is not None:
             self.model.load_state_dict(ckpt["state_dict"])
             self.state = dict(ckpt["extra"]["trainer_state"])
@@ -129,6 +139,15 @@ class Trainer:
             log.info("resuming %s at stage %s step %d", resume_from,
                      STAGES[min(self.state["stage_index"], len(STAGES) - 1)],
                      self.state["stage_step"])
+
+    def _load_init(self, path: str | Path) -> None:
+        src = load_checkpoint(path)["state_dict"]
+        own = self.model.state_dict()
+        take = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+        if not take:
+            raise ValueError(f"init_weights {path}: no tensor matches this model")
+        self.model.load_state_dict(take, strict=False)
+        log.info("initialised %d of %d tensors from %s", len(take), len(own), path)
 
     # ------------------------------------------------------------------ schedule
     def stage_steps(self, stage: str) -> int:
@@ -168,7 +187,7 @@ class Trainer:
             si = self.state["stage_index"]
             stage = STAGES[si]
             total = self.stage_steps(stage)
-            nets = stage_networks(stage, self.cfg)
+            nets = stage_networks(stage, self.cfg, self.dataset.has_images)
             if total == 0 or not nets:
                 self._next_stage()
                 continue
@@ -275,8 +294,8 @@ class Trainer:
             return self._step_root(modules, frames, rng, gen)
         return self._step_pose(stage, modules, frames, rng)
 
-    def _batch(self, frames, rng, copies) -> TrainBatch:
-        return self.data.batch(frames, rng, copies, device=self.device)
+    def _batch(self, frames, rng, copies, images: bool | None = None) -> TrainBatch:
+        return self.data.batch(frames, rng, copies, device=self.device, images=images)
 
     def _gt_2d(self, frames: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Supervised mode: GT joints projected into every view → (B, V, G, J, 2) full-image
@@ -381,7 +400,9 @@ class Trainer:
         cfg, lw, tc = self.model_cfg, self.cfg.loss, self.cfg
         if tc.mode == "supervised":
             return self._step_pose_supervised(modules, frames, rng)
-        batch = self._batch(frames, rng, (False, True, True))
+        use_attn = "attn_net" in stage_networks(stage, tc, self.dataset.has_images)
+        batch = self._batch(frames, rng, (False, True, True),
+                            images=self.data.use_images or use_attn)
         B = batch.affines.shape[0]
         hm = self._heatmaps(modules, batch, [0, 1, 2])  # (B, 3, V, J, h, w)
         pc = tc.proposal_copy
@@ -400,12 +421,11 @@ class Trainer:
         # cross-affine-view: Y1 rendered in copy 2's image space, Y2 in copy 1's
         pairs = [(Y1, A2, T2, uv2), (Y2, A1, T1, uv1)] if tc.cross_view else \
             [(Y1, A1, T1, uv1), (Y2, A2, T2, uv2)]
-        use_attn = "attn_net" in stage_networks(stage, tc)
         attn = None
         if use_attn:
-            att = modules["attn_net"](torch.cat([batch.images[:, 2], batch.images[:, 1]])
-                                      if tc.cross_view else
-                                      torch.cat([batch.images[:, 1], batch.images[:, 2]]))
+            att = self._attention(modules, torch.cat([batch.images[:, 2], batch.images[:, 1]])
+                                  if tc.cross_view else
+                                  torch.cat([batch.images[:, 1], batch.images[:, 2]]))
             attn = att.split(B)  # (B, V, J, h, w) for each pair's target copy
         l_hm, l_reg, l_j = 0.0, 0.0, 0.0
         for i, (Y, A, T, uv) in enumerate(pairs):
@@ -417,8 +437,11 @@ class Trainer:
                 conf = batch.pseudo_conf
                 w = conf * (conf >= min_conf)
                 l_j = l_j + hungarian_l1(R.uv, R.visible, uv, w)
-        # heatmap MSE values are ~1e-3: scale the 2D terms to keep the loss near 1 (the
-        # attention regulariser with them, or its weight σ_attn would be 1000× too small)
+        # heatmap MSE values are ~1e-3: scale the whole pose loss to keep it near 1. Every
+        # term is scaled alike, so the weights keep their reference meaning (σ_attn against
+        # the attention-weighted MSE, λ = 0.01 for the L1 in pixels against the raw MSE —
+        # the L1 is then the larger term, and the one whose gradient reaches joints far
+        # from any pseudo joint, where the Gaussians' gradient is zero)
         scale = 1e3
         total = lw.pose_heatmap * l_hm * scale
         losses = {"hm": l_hm * scale}
@@ -426,11 +449,29 @@ class Trainer:
             total = total + lw.attention_reg * l_reg * scale
             losses["attn_reg"] = l_reg
         if torch.is_tensor(l_j):
-            total = total + lw.joints_l1 * l_j
+            total = total + lw.joints_l1 * l_j * scale
             losses["l1"] = l_j
         losses["total"] = total
         losses["people"] = valid.float().sum(1).mean()
         return losses
+
+    def _attention(self, modules, images: torch.Tensor) -> torch.Tensor:
+        """Soft attention maps (B', V, J, h, w) at the heatmap size for images (B', V, 3, H,
+        W); the net sees them resized by ``attention_input_scale``."""
+        scale = self.model_cfg.attention_input_scale
+        x = images
+        if scale != 1.0:  # H', W' ≈ scale · (H, W), divisible by the net's stride 32
+            size = [max(32, int(round(n * scale / 32)) * 32) for n in images.shape[-2:]]
+            flat = F.interpolate(images.flatten(0, 1), size=size, mode="bilinear",
+                                 align_corners=False, antialias=True)  # (B'·V, 3, H', W')
+            x = flat.unflatten(0, images.shape[:2])  # (B'·V, ..) → (B', V, 3, H', W')
+        att = modules["attn_net"](x)  # (B', V, J, h', w')
+        w, h = self.model_cfg.heatmap_size
+        if tuple(att.shape[-2:]) != (h, w):
+            up = F.interpolate(att.flatten(0, 1), size=(h, w), mode="bilinear",
+                               align_corners=False)  # (B'·V, J, h, w)
+            att = up.unflatten(0, att.shape[:2])  # (B'·V, ..) → (B', V, J, h, w)
+        return att
 
     def _step_pose_supervised(self, modules, frames, rng) -> dict:
         cfg = self.model_cfg
