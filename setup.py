@@ -1,10 +1,29 @@
-"""pip / colcon (ament_python) build of the selfpose3d ROS 2 package and its core library."""
+"""pip build of the selfpose3d package: the core library and the ROS 2 nodes' Python code.
 
+colcon on a ROS 2 rig builds with CMakeLists.txt instead (it also generates the messages);
+both read the console scripts from cmake/*.setup.cfg.
+"""
+
+import configparser
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "selfpose3d"
+HERE = Path(__file__).resolve().parent
+
+
+def console_scripts() -> list[str]:
+    """Console scripts from cmake/*.setup.cfg, the lists the colcon (CMake) build uses too."""
+    scripts = []
+    for cfg in sorted((HERE / "cmake").glob("*.setup.cfg")):
+        parser = configparser.ConfigParser()
+        parser.read(cfg)
+        text = parser.get("options.entry_points", "console_scripts", fallback="")
+        scripts += [line.strip() for line in text.splitlines() if line.strip()]
+    return scripts
+
 
 setup(
     name=PACKAGE,
@@ -21,6 +40,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*")),
         (f"share/{PACKAGE}/msg", glob("msg/*.msg")),
     ],
     install_requires=["numpy", "scipy", "torch", "opencv-python-headless", "pyyaml"],
@@ -30,8 +50,6 @@ setup(
     },
     zip_safe=False,
     entry_points={
-        "console_scripts": [
-            "selfpose3d = selfpose3d_core.cli:main",
-        ],
+        "console_scripts": console_scripts(),
     },
 )

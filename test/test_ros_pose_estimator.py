@@ -1,0 +1,346 @@
+"""pose_estimator over real DDS, across processes: synthetic_rig_publisher (5 cameras,
+640×480) → pose_estimator → a probe node in this process.
+
+One scenario (about 30 s) runs once per module and is recorded; the tests check phases of
+it. The publisher's fault schedule (seconds after its first frame):
+
+====================  ==========================================================
+0–4 s                 all cameras fine
+4–7 s                 cam1 stops (drop), then comes back
+9–12 s                cam2 delivered 1 s late (beyond slop and the stale timeout)
+13–15 s               cam3 sends truncated (malformed) images
+15.5–17.5 s           cam4 sends an unsupported encoding
+18–20 s               cam0's CameraInfo has NaN in K
+20.5–22.5 s           cam2's images are half size (inconsistent with CameraInfo)
+23–25 s               cam3 sends an old image again after each new one (out of order)
+25–29.5 s             all fine again (recovery)
+====================  ==========================================================
+
+The estimator runs with ``calibration: camera_info`` (intrinsics from CameraInfo,
+extrinsics from the rig YAML), one CPU thread and an untrained small model
+(:func:`estimator_checkpoint`); at 5 Hz it drops sets by design (inference ~0.5 s).
+
+Environment: random ROS_DOMAIN_ID, localhost-only discovery, ROS_LOG_DIR in a temp dir,
+the package's Fast DDS profile (selfpose3d_ros.testing.isolated_ros_env).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CameraInfo  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from selfpose3d_ros import bringup  # noqa: E402
+from selfpose3d_ros.launch_description import NodeSpec  # noqa: E402
+from selfpose3d_ros.messages import SkeletonArray, msg_to_arrays  # noqa: E402
+from selfpose3d_ros.sync import stamp_to_ns  # noqa: E402
+from selfpose3d_ros.testing import isolated_ros_env, untrained_checkpoint  # noqa: E402
+
+NUM_CAMERAS = 5
+SEED = 3
+RATE = 5.0
+RUN_S = 30.5
+FAULTS = [
+    "cam1:drop:4:3",
+    "cam2:delay=1.0:9:3",
+    "cam3:truncate:13:2",
+    "cam4:encoding:15.5:2",
+    "cam0:nan_info:18:2",
+    "cam2:size:20.5:2",
+    "cam3:old_stamp:23:2",
+]
+NS = 1_000_000_000
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def rig():
+    """The synthetic room the publisher plays (same seed and camera count)."""
+    from selfpose3d_ros.synthetic_publisher import synthetic_rig
+
+    return synthetic_rig(NUM_CAMERAS, SEED)
+
+
+@pytest.fixture(scope="module")
+def estimator_checkpoint(tmp_path_factory, rig) -> Path:
+    """The model the estimator runs.
+
+    Today: an untrained small model (``selfpose3d_ros.testing.untrained_checkpoint``; room
+    grid from the cameras, saved like ``selfpose3d_core.cli.export_model``). To test
+    accuracy, return the path of the shipped trained checkpoint here instead: the
+    ground-truth comparison in :func:`test_accuracy_against_ground_truth` then runs.
+    """
+    return untrained_checkpoint(tmp_path_factory.mktemp("model") / "model.pt", rig.cameras)
+
+
+def _is_untrained(path: Path) -> bool:
+    from selfpose3d_core.training.checkpoint import load_checkpoint
+
+    return bool(load_checkpoint(path).get("extra", {}).get("untrained", False))
+
+
+class Recording:
+    """What the probe saw; all stamps in integer ns."""
+
+    def __init__(self):
+        self.skeletons: list[SkeletonArray] = []
+        self.markers: list[MarkerArray] = []
+        self.diagnostics: list[DiagnosticArray] = []
+        self.ground_truth: list[SkeletonArray] = []
+        self.info_stamps: set[int] = set()
+        self.first_ns: int | None = None
+        self.estimator_log = ""
+        self.exit_codes: dict[str, int] = {}
+        self.alive_at_end = False
+        self.param_results: list[tuple[bool, str]] = []
+        self.descriptors: list = []
+
+    def t(self, ns: int) -> float:
+        """Seconds after the publisher's first frame."""
+        return (ns - self.first_ns) / NS
+
+    def pipeline_status(self) -> list[tuple[float, DiagnosticStatus]]:
+        out = []
+        for arr in self.diagnostics:
+            st = arr.status[0]
+            if st.name.endswith("pose_estimator"):
+                out.append((self.t(stamp_to_ns(arr.header.stamp)), st))
+        return out
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory, rig, estimator_checkpoint) -> Recording:
+    from selfpose3d_core.geometry.rig_yaml import save_rig_yaml
+
+    tmp = tmp_path_factory.mktemp("ros")
+    rig_yaml = tmp / "rig.yaml"
+    save_rig_yaml(rig_yaml, rig)
+    env = isolated_ros_env(tmp / "roslog")
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    estimator = NodeSpec("selfpose3d", "pose_estimator", "pose_estimator", parameters=({
+        "checkpoint": str(estimator_checkpoint), "rig_yaml": str(rig_yaml),
+        "calibration": "camera_info", "device": "cpu", "threads": 1,
+        "cameras": [f"cam{i}" for i in range(NUM_CAMERAS)],
+        "latency_warn": 5.0, "latency_error": 10.0, "drop_warn": 1.0,
+        "log_throttle": 5.0, "issue_hold": 3.0},))
+    publisher = NodeSpec("selfpose3d", "synthetic_rig_publisher", "synthetic_rig_publisher",
+                         parameters=({"rate": RATE, "num_cameras": NUM_CAMERAS, "seed": SEED,
+                                      "num_frames": 40, "cache_frames": True,
+                                      "publish_ground_truth": True, "faults": FAULTS},))
+    rec = Recording()
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(env["ROS_DOMAIN_ID"]))
+    running = []
+    try:
+        node = rclpy.create_node("probe", context=context)
+        node.create_subscription(SkeletonArray, "skeletons", rec.skeletons.append, 50)
+        node.create_subscription(MarkerArray, "markers", rec.markers.append, 50)
+        node.create_subscription(DiagnosticArray, "/diagnostics", rec.diagnostics.append, 50)
+        node.create_subscription(SkeletonArray, "ground_truth", rec.ground_truth.append, 50)
+        for i in range(NUM_CAMERAS):
+            node.create_subscription(
+                CameraInfo, f"cam{i}/camera_info",
+                lambda m: rec.info_stamps.add(stamp_to_ns(m.header.stamp)),
+                qos_profile_sensor_data)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        # the estimator first (it loads torch and the model), then the publisher
+        running = bringup.start([estimator], env=env, log_dir=tmp / "logs")
+        deadline = time.monotonic() + 60
+        while not rec.diagnostics and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+            assert running[0].alive, running[0].log_text()
+        assert rec.diagnostics, "the estimator never published diagnostics"
+        running += bringup.start([publisher], env=env, log_dir=tmp / "logs")
+        while not rec.info_stamps and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert rec.info_stamps, running[1].log_text()
+        rec.first_ns = min(rec.info_stamps)
+        end = time.monotonic() + RUN_S - 0.5
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        # run-time parameters (after the recorded run: they change the output)
+        client = AsyncParameterClient(node, "pose_estimator")
+        assert client.wait_for_services(timeout_sec=10)
+        fut = client.set_parameters([
+            Parameter("root_threshold", value=0.5), Parameter("slop", value=0.1),
+            Parameter("marker_lifetime", value=100.0), Parameter("latency_warn", value=20.0)])
+        executor.spin_until_future_complete(fut, timeout_sec=10)
+        rec.param_results = [(r.successful, r.reason) for r in fut.result().results]
+        fut = client.describe_parameters(["slop", "queue_size", "device"])
+        executor.spin_until_future_complete(fut, timeout_sec=10)
+        rec.descriptors = list(fut.result().descriptors)
+        rec.alive_at_end = all(r.alive for r in running)
+        executor.remove_node(node)
+        node.destroy_node()
+    finally:
+        rec.exit_codes = bringup.stop(running)
+        rclpy.try_shutdown(context=context)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    rec.estimator_log = running[0].log_text() if running else ""
+    return rec
+
+
+def _outputs_between(rec: Recording, t0: float, t1: float) -> list[SkeletonArray]:
+    return [m for m in rec.skeletons if t0 <= rec.t(stamp_to_ns(m.header.stamp)) < t1]
+
+
+def _reasons_between(rec: Recording, t0: float, t1: float) -> list[str]:
+    return [st.message for t, st in rec.pipeline_status() if t0 <= t < t1]
+
+
+# --------------------------------------------------------------------------- tests
+def test_nodes_alive_and_clean_exit(recording):
+    assert recording.alive_at_end, recording.estimator_log[-3000:]
+    assert recording.exit_codes == {"pose_estimator": 0, "synthetic_rig_publisher": 0}, \
+        recording.estimator_log[-3000:]
+    assert "Traceback" not in recording.estimator_log
+
+
+def test_parameters_at_run_time(recording):
+    ok, read_only, out_of_range, inconsistent = recording.param_results
+    assert ok == (True, "")
+    assert not read_only[0] and not out_of_range[0] and not inconsistent[0]
+    assert "latency_warn must be <= latency_error" in inconsistent[1]
+    slop, queue, device = recording.descriptors
+    assert slop.read_only and slop.description and slop.floating_point_range[0].to_value == 1.0
+    assert queue.integer_range[0].from_value == 1
+    assert "cuda" in device.description and device.read_only
+
+
+def test_skeletons_arrive_with_image_stamps(recording):
+    rec = recording
+    assert len(rec.skeletons) >= 15, f"only {len(rec.skeletons)} results in {RUN_S} s"
+    stamps = [stamp_to_ns(m.header.stamp) for m in rec.skeletons]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    # the probe may miss the first frames while discovery completes: compare from its
+    # first CameraInfo on
+    seen = [s for s in stamps if s >= rec.first_ns]
+    missing = [rec.t(s) for s in seen if s not in rec.info_stamps]
+    assert len(seen) >= len(stamps) - 3 and not missing, f"result stamps {missing} are no " \
+        "image stamps"
+    for m in rec.skeletons:
+        assert m.header.frame_id == "world"
+        data = msg_to_arrays(m)
+        assert len(data.joint_names) == 15
+        assert data.joints.shape == (len(m.skeletons), 15, 3)
+        assert np.isfinite(data.joints).all()
+    # the untrained model with root_threshold 0 proposes max_people = 3 people
+    assert max(len(m.skeletons) for m in rec.skeletons) >= 1
+
+
+def test_markers_well_formed(recording):
+    rec = recording
+    skeleton_stamps = {stamp_to_ns(m.header.stamp): len(m.skeletons) for m in rec.skeletons}
+    assert len(rec.markers) >= 0.9 * len(rec.skeletons)
+    for arr in rec.markers:
+        first, rest = arr.markers[0], arr.markers[1:]
+        assert first.action == Marker.DELETEALL
+        stamp = stamp_to_ns(first.header.stamp)
+        assert stamp in skeleton_stamps
+        assert len(rest) <= 2 * skeleton_stamps[stamp]
+        keys = set()
+        for m in rest:
+            assert m.header.frame_id == "world" and stamp_to_ns(m.header.stamp) == stamp
+            assert m.type in (Marker.LINE_LIST, Marker.SPHERE_LIST)
+            assert m.action == Marker.ADD and m.pose.orientation.w == 1.0
+            assert m.color.a > 0 and m.scale.x > 0
+            assert len(m.points) > 0
+            if m.type == Marker.LINE_LIST:
+                assert len(m.points) % 2 == 0
+            assert (m.ns, m.id) not in keys
+            keys.add((m.ns, m.id))
+            assert m.lifetime.sec > 0 or m.lifetime.nanosec > 0
+
+
+def test_ground_truth_published_with_the_image_stamps(recording):
+    rec = recording
+    assert len(rec.ground_truth) >= 0.8 * RATE * (RUN_S - 2)
+    assert all(stamp_to_ns(m.header.stamp) in rec.info_stamps for m in rec.ground_truth
+               if stamp_to_ns(m.header.stamp) >= rec.first_ns)
+    assert any(len(m.skeletons) > 0 for m in rec.ground_truth)
+
+
+@pytest.mark.parametrize("t0, t1, camera, words", [
+    (4.0, 7.0, "cam1", ("stale", "no image")),
+    (9.0, 12.0, "cam2", ("stale", "no image")),
+    (13.0, 15.0, "cam3", ("data has",)),
+    (15.5, 17.5, "cam4", ("unsupported image encoding",)),
+    (18.0, 20.0, "cam0", ("non-finite", "NaN")),
+    (20.5, 22.5, "cam2", ("inconsistent calibration",)),
+    (23.0, 25.0, "cam3", ("out-of-order",)),
+], ids=["drop", "delay", "malformed", "encoding", "nan_calibration", "size", "out_of_order"])
+def test_fault_is_diagnosed_and_output_continues(recording, t0, t1, camera, words):
+    rec = recording
+    reasons = _reasons_between(rec, t0, t1 + 4.0)
+    hits = [r for r in reasons if camera in r and any(w in r for w in words)]
+    assert hits, f"no diagnostics about {camera} {words} in {t0}-{t1 + 4} s: {reasons}"
+    levels = [st.level for t, st in rec.pipeline_status() if t0 + 1 <= t < t1 + 1]
+    assert DiagnosticStatus.WARN in levels or DiagnosticStatus.ERROR in levels
+    assert len(_outputs_between(rec, t0, t1)) >= 1, "no output during the fault"
+
+
+def test_recovers_after_the_faults(recording):
+    rec = recording
+    assert len(_outputs_between(rec, 25.5, RUN_S)) >= 2
+    tail = [(t, st) for t, st in rec.pipeline_status() if t >= 28.0]
+    assert tail, "no diagnostics at the end"
+    _, last = tail[-1]
+    assert last.level == DiagnosticStatus.OK, last.message
+    values = {kv.key: kv.value for kv in last.values}
+    assert values["cameras live"] == f"{NUM_CAMERAS}/{NUM_CAMERAS}"
+    assert int(values["sets superseded (estimator busy)"]) > 0  # 5 Hz vs ~2 Hz inference
+
+
+def test_errors_are_logged_throttled(recording):
+    log = recording.estimator_log
+    stamp_errors = re.findall(r"ERROR.*camera cam3: out-of-order stamp", log)
+    assert 1 <= len(stamp_errors) <= 2, stamp_errors  # 10 bad messages in 2 s, 5 s throttle
+    assert re.search(r"ERROR.*camera cam0: CameraInfo dropped: .*non-finite", log)
+    assert re.search(r"ERROR.*camera cam4: image dropped: unsupported image encoding", log)
+    assert re.search(r"WARN.*camera cam1 missing", log)
+    assert re.search(r"INFO.*camera cam1 is back", log)
+
+
+def test_accuracy_against_ground_truth(recording, estimator_checkpoint):
+    """MPJPE of the estimate against the synthetic ground truth (same stamps).
+
+    Skipped while :func:`estimator_checkpoint` is untrained; with a shipped trained
+    checkpoint add the accuracy bound here (e.g. ``assert mpjpe < 0.10``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    gt = {stamp_to_ns(m.header.stamp): msg_to_arrays(m) for m in recording.ground_truth}
+    errors = []
+    for m in recording.skeletons:
+        g = gt.get(stamp_to_ns(m.header.stamp))
+        if g is None or not len(m.skeletons) or not len(g.joints):
+            continue
+        est = msg_to_arrays(m).joints
+        cost = np.linalg.norm(est[:, None] - g.joints[None], axis=-1).mean(-1)  # (P, G)
+        rows, cols = linear_sum_assignment(cost)
+        errors.extend(cost[rows, cols].tolist())
+    assert errors, "no result could be matched with the ground truth"
+    mpjpe = float(np.mean(errors))
+    if _is_untrained(estimator_checkpoint):
+        pytest.skip(f"untrained checkpoint (MPJPE {mpjpe * 1000:.0f} mm): no accuracy bound")
+    assert mpjpe < 0.10
