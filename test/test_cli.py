@@ -10,7 +10,8 @@ import yaml
 from selfpose3d_core.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ["demo", "synth", "show", "room", "train", "eval", "infer"]
+COMMANDS = ["demo", "synth", "show", "room", "train", "eval", "infer", "pseudo-label",
+            "import-detections"]
 
 
 def test_every_command_has_help(capsys):

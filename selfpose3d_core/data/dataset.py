@@ -76,7 +76,8 @@ from ..skeleton import JOINT_SETS
 from .frames import SkeletonFrame
 
 __all__ = ["DATASET_FORMAT", "GT_FORMAT", "DatasetMeta", "ViewKeypoints", "MultiViewDataset",
-           "GroundTruth3D", "load_ground_truth", "has_ground_truth", "DatasetWriter"]
+           "GroundTruth3D", "load_ground_truth", "has_ground_truth", "DatasetWriter",
+           "keypoint_entries", "replace_keypoints"]
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +459,111 @@ def _r(x: np.ndarray, decimals: int):
     return np.round(np.asarray(x, dtype=np.float64), decimals).tolist()
 
 
+def keypoint_entries(frame: int, kp: ViewKeypoints, num_joints: int,
+                     where: str = "") -> list[dict]:
+    """The ``keypoints/<view>.json`` entries of one view in one frame.
+
+    Args:
+        frame: the frame index (``image_id``).
+        kp: :class:`ViewKeypoints` with keypoints (P, J, 2) px, conf (P, J), scores (P,).
+        num_joints: J of the dataset's joint set.
+        where: prefix of error messages.
+    Returns:
+        P dicts ``{"image_id", "category_id": 1, "keypoints": [x, y, c] * J, "score",
+        "bbox"}`` (``bbox`` [x, y, w, h] around the joints with confidence > 0.2).
+    Raises:
+        ValueError: wrong shapes or non-finite numbers.
+    """
+    P = int(np.shape(kp.scores)[0])
+    k = np.asarray(kp.keypoints, dtype=np.float64)
+    c = np.asarray(kp.conf, dtype=np.float64)
+    s = np.asarray(kp.scores, dtype=np.float64)
+    if k.shape != (P, num_joints, 2) or c.shape != (P, num_joints) or s.shape != (P,):
+        raise ValueError(f"{where}: expected keypoints (P, {num_joints}, 2), conf "
+                         f"(P, {num_joints}), scores (P,); got {k.shape}, {c.shape}, {s.shape}")
+    if not (np.all(np.isfinite(k)) and np.all(np.isfinite(c)) and np.all(np.isfinite(s))):
+        raise ValueError(f"{where}: non-finite keypoints")
+    flat = np.concatenate([np.round(k, _KP_DECIMALS), np.round(c, _CONF_DECIMALS)[..., None]],
+                          -1).reshape(P, 3 * num_joints)
+    out = []
+    for p in range(P):
+        found = c[p] > 0.2
+        pts = k[p][found] if found.any() else k[p]
+        lo, hi = pts.min(0), pts.max(0)
+        out.append({"image_id": int(frame), "category_id": 1, "keypoints": flat[p].tolist(),
+                    "score": round(float(s[p]), _CONF_DECIMALS),
+                    "bbox": _r([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], 1)})
+    return out
+
+
+def _entries_text(entries: list[dict]) -> str:
+    return "[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n" if entries else "[]\n"
+
+
+def replace_keypoints(root: str | Path,
+                      keypoints: Mapping[str, Mapping[int, ViewKeypoints]],
+                      joint_set: str, provenance: Mapping[str, Any] | None = None) -> int:
+    """Replace the 2D poses (``keypoints/<view>.json``) of an existing dataset.
+
+    Every view's file is rewritten (views missing from ``keypoints`` get no poses) and
+    ``dataset.yaml`` gets the new ``joint_set`` and, when given, ``source.keypoints =
+    provenance``; the rest (cameras, frames, images, ground truth) is untouched. Files
+    are written to temporaries and renamed, ``dataset.yaml`` last; the result is read back
+    with :class:`MultiViewDataset` to validate it.
+
+    Args:
+        root: the dataset directory.
+        keypoints: view name → {frame index → :class:`ViewKeypoints` (P, J, ·) in
+            ``joint_set``}; frames not listed get no poses.
+        joint_set: a :data:`~selfpose3d_core.skeleton.JOINT_SETS` name.
+        provenance: plain data describing where the poses come from (detector, settings).
+    Returns:
+        The number of person entries written.
+    Raises:
+        ValueError: not a dataset, an unknown view or joint set, a frame out of range,
+            wrong shapes.
+    """
+    root = Path(root)
+    meta_path = root / "dataset.yaml"
+    meta = _read_meta(meta_path)
+    if joint_set not in JOINT_SETS:
+        raise ValueError(f"replace_keypoints: joint_set must be one of {sorted(JOINT_SETS)}, "
+                         f"got {joint_set!r}")
+    unknown = set(keypoints) - set(meta.views)
+    if unknown:
+        raise ValueError(f"replace_keypoints: views {sorted(unknown)} are not in {root} "
+                         f"(views {list(meta.views)})")
+    J = JOINT_SETS[joint_set].num_joints
+    texts, total = {}, 0
+    for view in meta.views:
+        entries = []
+        for f, kp in sorted((keypoints.get(view) or {}).items()):
+            if isinstance(f, bool) or not isinstance(f, (int, np.integer)) \
+                    or not 0 <= int(f) < meta.num_frames:
+                raise ValueError(f"replace_keypoints: view {view}: frame {f!r} out of range "
+                                 f"[0, {meta.num_frames})")
+            entries += keypoint_entries(int(f), kp, J, f"frame {f}, view {view}")
+        total += len(entries)
+        texts[view] = _entries_text(entries)
+    kp_dir = root / "keypoints"
+    kp_dir.mkdir(exist_ok=True)
+    for view, text in texts.items():
+        tmp = kp_dir / f".{view}.json.tmp"
+        tmp.write_text(text)
+        tmp.replace(kp_dir / f"{view}.json")
+    source = dict(meta.source)
+    if provenance is not None:
+        source["keypoints"] = _plain(provenance)
+    new = replace(meta, joint_set=joint_set, source=source)
+    tmp = root / ".dataset.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(new.to_yaml_dict(), sort_keys=False, default_flow_style=None))
+    tmp.replace(meta_path)
+    MultiViewDataset(root)  # validate what was written
+    log.info("replaced the keypoints of %s: %d people in %d views (%s)", root, total,
+             len(meta.views), joint_set)
+    return total
+
+
 class DatasetWriter:
     """Write a dataset frame by frame; :meth:`close` (or leaving the ``with``) finishes it.
 
@@ -573,27 +679,7 @@ class DatasetWriter:
         return idx
 
     def _entries_of(self, idx: int, v: int, kp: ViewKeypoints) -> list[dict]:
-        P = int(np.shape(kp.scores)[0])
-        k = np.asarray(kp.keypoints, dtype=np.float64)
-        c = np.asarray(kp.conf, dtype=np.float64)
-        s = np.asarray(kp.scores, dtype=np.float64)
-        if k.shape != (P, self._J, 2) or c.shape != (P, self._J) or s.shape != (P,):
-            raise ValueError(f"frame {idx}, view {self.cameras[v].name}: expected keypoints "
-                             f"(P, {self._J}, 2), conf (P, {self._J}), scores (P,); got "
-                             f"{k.shape}, {c.shape}, {s.shape}")
-        if not (np.all(np.isfinite(k)) and np.all(np.isfinite(c)) and np.all(np.isfinite(s))):
-            raise ValueError(f"frame {idx}, view {self.cameras[v].name}: non-finite keypoints")
-        flat = np.concatenate([np.round(k, _KP_DECIMALS), np.round(c, _CONF_DECIMALS)[..., None]],
-                              -1).reshape(P, 3 * self._J)
-        out = []
-        for p in range(P):
-            found = c[p] > 0.2
-            pts = k[p][found] if found.any() else k[p]
-            lo, hi = pts.min(0), pts.max(0)
-            out.append({"image_id": idx, "category_id": 1, "keypoints": flat[p].tolist(),
-                        "score": round(float(s[p]), _CONF_DECIMALS),
-                        "bbox": _r([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], 1)})
-        return out
+        return keypoint_entries(idx, kp, self._J, f"frame {idx}, view {self.cameras[v].name}")
 
     def _check_gt(self, idx: int, gt: SkeletonFrame) -> SkeletonFrame:
         ids = np.asarray(gt.ids, dtype=np.int64).reshape(-1)
@@ -636,9 +722,7 @@ class DatasetWriter:
         kp_dir = self.root / "keypoints"
         kp_dir.mkdir(exist_ok=True)
         for cam, entries in zip(self.cameras, self._entries):
-            text = "[\n" + ",\n".join(json.dumps(e) for e in entries) + "\n]\n" if entries \
-                else "[]\n"
-            (kp_dir / f"{cam.name}.json").write_text(text)
+            (kp_dir / f"{cam.name}.json").write_text(_entries_text(entries))
         frames = [{"index": i, "timestamp": round(t, 9)} for i, t in enumerate(self._timestamps)]
         (self.root / "frames.json").write_text(
             '{"frames": [\n' + ",\n".join(json.dumps(f) for f in frames) + "\n]}\n")
