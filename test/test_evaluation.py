@@ -74,6 +74,8 @@ def test_pcp_perfect_and_missing_frames_count_as_wrong():
     r = evaluate_pcp(preds, gts, actors=[1, 2, 3])
     assert r.per_actor[1] == pytest.approx(80.0) and r.per_actor[2] == pytest.approx(80.0)
     assert r.frames[3] == 0 and r.average == pytest.approx(80.0)
+    # an actor never annotated has no score (it used to read 0 %, as if all limbs failed)
+    assert np.isnan(r.per_actor[3]) and np.isnan(r.per_group[3]["head"])
     assert r.missing[1] == 2
     assert r.group_average["head"] == pytest.approx(80.0)
 

@@ -11,6 +11,7 @@ from selfpose3d_core.skeleton import (
     PANOPTIC15,
     SHELF14,
     SHELF_PCP_LIMBS,
+    conversion_matrix,
     convert_joints,
 )
 
@@ -50,11 +51,16 @@ def test_body25_and_shelf_head_rule():
     p, _ = convert_joints(b, BODY25, PANOPTIC15)
     for n in PANOPTIC15.joints:
         np.testing.assert_allclose(p[PANOPTIC15.index(n)], b[BODY25.index(n)])
-    s, _ = convert_joints(p, PANOPTIC15, SHELF14)
-    neck, nose = p[0], p[1]
-    np.testing.assert_allclose(s[12], neck + 0.5 * (nose - neck))
-    np.testing.assert_allclose(s[13], nose + 0.7 * (nose - neck))
+    s, c = convert_joints(p, PANOPTIC15, SHELF14, np.linspace(0.1, 0.9, 15))
+    neck, nose, hip = p[0], p[1], p[2]
+    # the head rule: X = neck + α (nose − neck) + β (neck − mid_hip)
+    np.testing.assert_allclose(s[12], neck + 0.20 * (nose - neck) + 0.12 * (neck - hip))
+    np.testing.assert_allclose(s[13], neck + 0.55 * (nose - neck) + 0.38 * (neck - hip))
     np.testing.assert_allclose(s[SHELF14.index("l_wrist")], p[PANOPTIC15.index("l_wrist")])
+    # a head joint is as confident as the least confident of neck, nose and mid-hip
+    np.testing.assert_allclose(c[12:], [0.1, 0.1])
+    # translation-invariant: the weights of every Shelf joint sum to 1
+    np.testing.assert_allclose(conversion_matrix(PANOPTIC15, SHELF14).sum(1), 1.0)
 
 
 def test_errors():

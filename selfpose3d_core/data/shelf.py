@@ -10,10 +10,11 @@ converts them to the dataset's joint set (COCO-17 by default) and writes a datas
 **without images** (``images: false``); the ground truth goes to ``gt/`` (evaluation
 only) as Panoptic-15: the hips, knees, ankles, shoulders, elbows and wrists as they are,
 the mid-hip from the file's 15th joint, and the neck and nose solved from the two head
-joints by inverting the head rule of :mod:`~selfpose3d_core.skeleton`
-(``bottom = neck + α_b (nose − neck)``, ``top = nose + α_t (nose − neck)``), so
-Panoptic-15 → Shelf-14 gives the file's head joints back exactly. The neck and nose are
-therefore derived, not measured: score Shelf with PCP on Shelf-14.
+joints (and the mid-hip) by inverting the linear head rule of
+:mod:`~selfpose3d_core.skeleton` (``X = neck + α (nose − neck) + β (neck − mid_hip)`` for
+the bottom and the top of the head), so Panoptic-15 → Shelf-14 gives the file's head
+joints back exactly. The neck and nose are therefore derived, not measured: score Shelf
+with PCP on Shelf-14.
 
 :func:`grouping_quality` checks 2D poses against the projected ground truth (people found
 vs. ground-truth people in view, and joint distances).
@@ -31,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..geometry.calibration import load_4dassociation_calibration
 from ..geometry.camera import Camera
-from ..skeleton import BODY25, HEAD_BOTTOM_ALPHA, HEAD_TOP_ALPHA, JOINT_SETS, PANOPTIC15
+from ..skeleton import BODY25, JOINT_SETS, PANOPTIC15, SHELF14, conversion_matrix
 from .dataset import DatasetMeta, DatasetWriter, ViewKeypoints
 from .fourda import FOURDA_GT_JOINTS, load_4da_skeletons
 from .fourda_detection import load_4da_detections
@@ -41,7 +42,7 @@ from .paf_grouping import GroupingConfig, group_candidate_frame
 
 __all__ = ["SHELF_FIRST_FRAME", "SHELF_NUM_FRAMES", "SHELF_IMAGE_SIZE", "shelf_gt_to_panoptic15",
            "load_shelf_4da", "ShelfSource", "build_shelf_dataset", "ViewQuality",
-           "grouping_quality"]
+           "grouping_quality", "FOURDA_SKEL19_JOINTS", "skel19_to_panoptic15"]
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,10 @@ SHELF_IMAGE_SIZE = (1032, 776)
 def shelf_gt_to_panoptic15(frame: SkeletonFrame) -> SkeletonFrame:
     """A ``gt.txt`` frame (Shelf-14 + mid-hip, (P, 15, 3)) → Panoptic-15 (P, 15, 3).
 
-    Neck and nose solve the head rule backwards: with ``d = nose − neck``,
-    ``top − bottom = (1 + α_t − α_b) d``, ``neck = bottom − α_b d``; valid where both head
-    joints are.
+    Neck and nose solve the head rule backwards: the rows of the Panoptic-15 → Shelf-14
+    conversion matrix for ``bottom_head`` and ``top_head`` are linear in neck, nose and
+    mid-hip, so ``[bottom, top] − W_hip · mid_hip = M [neck, nose]`` with the 2 × 2 matrix
+    ``M`` of their neck and nose weights; valid where both head joints and the mid-hip are.
     """
     J = len(FOURDA_GT_JOINTS)
     if frame.joints.ndim != 3 or frame.joints.shape[1:] != (J, 3):
@@ -68,15 +70,22 @@ def shelf_gt_to_panoptic15(frame: SkeletonFrame) -> SkeletonFrame:
     P = X.shape[0]
     out = np.zeros((P, PANOPTIC15.num_joints, 3))
     valid = np.zeros((P, PANOPTIC15.num_joints), bool)
-    bottom, top = X[:, src["bottom_head"]], X[:, src["top_head"]]
-    d = (top - bottom) / (1.0 + HEAD_TOP_ALPHA - HEAD_BOTTOM_ALPHA)
-    neck = bottom - HEAD_BOTTOM_ALPHA * d
-    head_ok = V[:, src["bottom_head"]] & V[:, src["top_head"]]
+    W = conversion_matrix(PANOPTIC15, SHELF14)  # (14, 15)
+    rows = [SHELF14.index("bottom_head"), SHELF14.index("top_head")]
+    solve = [PANOPTIC15.index("neck"), PANOPTIC15.index("nose")]
+    rest = [j for j in range(PANOPTIC15.num_joints) if j not in solve and W[rows, j].any()]
+    if any(PANOPTIC15.joints[j] not in src for j in rest):
+        raise ValueError(f"shelf_gt_to_panoptic15: the head rule uses "
+                         f"{[PANOPTIC15.joints[j] for j in rest]}, not all in gt.txt")
+    rest_src = [src[PANOPTIC15.joints[j]] for j in rest]
+    M = W[np.ix_(rows, solve)]  # (2, 2): head joints ← neck, nose
+    rhs = np.stack([X[:, src["bottom_head"]], X[:, src["top_head"]]], 1)  # (P, 2, 3)
+    rhs = rhs - np.einsum("hr,prk->phk", W[np.ix_(rows, rest)], X[:, rest_src])
+    neck_nose = np.einsum("sh,phk->psk", np.linalg.inv(M), rhs)  # (P, 2, 3)
+    head_ok = V[:, src["bottom_head"]] & V[:, src["top_head"]] & V[:, rest_src].all(1)
     for j, name in enumerate(PANOPTIC15.joints):
-        if name == "neck":
-            out[:, j], valid[:, j] = neck, head_ok
-        elif name == "nose":
-            out[:, j], valid[:, j] = neck + d, head_ok
+        if j in solve:
+            out[:, j], valid[:, j] = neck_nose[:, solve.index(j)], head_ok
         else:
             out[:, j], valid[:, j] = X[:, src[name]], V[:, src[name]]
     return SkeletonFrame(ids=frame.ids.copy(), joints=out, valid=valid)
@@ -142,7 +151,8 @@ def load_shelf_4da(src: str | Path, config: GroupingConfig | None = None,
 def build_shelf_dataset(src: str | Path, out: str | Path, joint_set: str = "coco17",
                         config: GroupingConfig | None = None,
                         frames: Sequence[int] | None = None, fps: float = 25.0,
-                        overwrite: bool = False, data: ShelfSource | None = None) -> Path:
+                        overwrite: bool = False, data: ShelfSource | None = None,
+                        write_gt: bool = True) -> Path:
     """Write Shelf frames 300–600 (or ``frames`` of them) as a dataset without images.
 
     Args:
@@ -156,6 +166,7 @@ def build_shelf_dataset(src: str | Path, out: str | Path, joint_set: str = "coco
         overwrite: replace an existing dataset.
         data: the files already read by :func:`load_shelf_4da` with the same ``config``
             and ``frames`` (skips reading them again).
+        write_gt: write ``gt/`` (False: a training copy that cannot leak ground truth).
     Returns:
         ``out``. ``gt/poses3d.json`` holds the ground truth as Panoptic-15
         (:func:`shelf_gt_to_panoptic15`) with the actor ids of ``gt.txt``.
@@ -177,7 +188,8 @@ def build_shelf_dataset(src: str | Path, out: str | Path, joint_set: str = "coco
                 else f"{SHELF_FIRST_FRAME}-{SHELF_FIRST_FRAME + len(keep) - 1}",
                 "grouping": {"min_affinity": cfg.min_affinity, "min_parts": cfg.min_parts,
                              "min_mean_score": cfg.min_mean_score},
-                "gt": "gt.txt as panoptic15 (neck, nose from the head rule inverted)"})
+                "gt": "gt.txt as panoptic15 (neck, nose from the head rule inverted)"
+                      if write_gt else "not written"})
     with DatasetWriter(out, data.cameras, meta, overwrite=overwrite) as w:
         for i in range(len(keep)):
             kps = []
@@ -185,10 +197,35 @@ def build_shelf_dataset(src: str | Path, out: str | Path, joint_set: str = "coco
                 g = data.grouped[v][i]
                 raw = np.concatenate([g.keypoints, g.conf[..., None]], -1)  # (P, 25, 3)
                 kps.append(convert_pose_set(raw, "body25", joint_set, g.scores))
-            w.add_frame(i / float(fps), keypoints=kps, gt=shelf_gt_to_panoptic15(data.gt[i]))
+            w.add_frame(i / float(fps), keypoints=kps,
+                        gt=shelf_gt_to_panoptic15(data.gt[i]) if write_gt else None)
     log.info("wrote %s: %d frames, %d views, %s keypoints, no images", out, len(keep),
              len(data.cameras), joint_set)
     return Path(out)
+
+
+# ---------------------------------------------------------------------------- peer output
+#: Joint names of the 4D Association method's ``skel.txt`` (its 19-joint "SKEL19" set).
+#: Checked against ``gt.txt``: each of the Shelf body joints and the mid-hip lies nearest
+#: to its namesake here (median 32–69 mm over the 301 frames).
+FOURDA_SKEL19_JOINTS: tuple[str, ...] = (
+    "mid_hip", "neck", "r_hip", "l_hip", "nose", "r_shoulder", "l_shoulder", "r_knee",
+    "l_knee", "r_ear", "l_ear", "r_elbow", "l_elbow", "r_ankle", "l_ankle", "r_wrist",
+    "l_wrist", "l_big_toe", "r_big_toe")
+
+
+def skel19_to_panoptic15(frame: SkeletonFrame) -> SkeletonFrame:
+    """A ``skel.txt`` frame (P, 19, 3) → Panoptic-15 (P, 15, 3) (every Panoptic-15 joint
+    is in the 19-joint set; the ears and toes are dropped). Convert on to Shelf-14 with
+    the same head rule as any Panoptic-15 prediction
+    (:func:`~selfpose3d_core.skeleton.convert_joints`)."""
+    J = len(FOURDA_SKEL19_JOINTS)
+    if frame.joints.ndim != 3 or frame.joints.shape[1:] != (J, 3):
+        raise ValueError(f"skel19_to_panoptic15: expected joints (P, {J}, 3), got "
+                         f"{frame.joints.shape}")
+    idx = [FOURDA_SKEL19_JOINTS.index(n) for n in PANOPTIC15.joints]
+    return SkeletonFrame(ids=frame.ids.copy(), joints=frame.joints[:, idx].copy(),
+                         valid=frame.valid[:, idx].copy())
 
 
 # ---------------------------------------------------------------------------- quality

@@ -24,9 +24,10 @@ LIMB_GROUPS = ("upper_arms", "lower_arms", "upper_legs", "lower_legs", "head", "
 
 class PCPResult(NamedTuple):
     """Fields:
-        per_actor: dict actor id → PCP % over its frames (all 10 limbs).
+        per_actor: dict actor id → PCP % over its frames (all 10 limbs); NaN for an
+            actor annotated in none of the frames.
         average: mean of ``per_actor`` over the evaluated actors (%).
-        per_group: dict actor id → dict limb group → PCP %.
+        per_group: dict actor id → dict limb group → PCP % (NaN as ``per_actor``).
         group_average: dict limb group → PCP % averaged over actors.
         frames: dict actor id → number of frames the actor was annotated in.
         missing: dict actor id → frames in which no prediction existed.
@@ -93,7 +94,11 @@ def evaluate_pcp(preds: Sequence[np.ndarray], gts: Sequence[dict], actors: Seque
             correct[a] += _limb_correct(pred[int(mpjpe.argmin())], g, alpha)
     per_actor, per_group = {}, {}
     for a in actors:
-        n = max(frames[a], 1)
+        if frames[a] == 0:  # never annotated in these frames: no score (not 0 %)
+            per_actor[a] = float("nan")
+            per_group[a] = {grp: float("nan") for grp in LIMB_GROUPS}
+            continue
+        n = frames[a]
         per_actor[a] = 100.0 * correct[a].sum() / (n * len(SHELF_PCP_LIMBS))
         per_group[a] = {grp: 100.0 * correct[a][[g == grp for g in groups]].sum()
                         / (n * groups.count(grp)) for grp in LIMB_GROUPS}
