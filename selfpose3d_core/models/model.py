@@ -57,7 +57,9 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], strict: bool = True
                           ) -> SelfPose3dModel:
     """Rebuild a model from ``{"model_config": dict, "state_dict": dict}``.
 
-    The backbone's ``pretrained`` file is not read (the state dict supersedes it).
+    The backbone's ``pretrained`` file is not read (the state dict supersedes it). A state
+    dict without the (training-only) attention net — an inference export — gives a model
+    without it.
 
     Raises:
         ValueError: if either key is missing.
@@ -68,5 +70,8 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], strict: bool = True
                          f"{sorted(checkpoint)}")
     model = build_model(ModelConfig.from_dict(checkpoint["model_config"]),
                         load_pretrained=False)
-    model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    state = checkpoint["state_dict"]
+    if model.attn_net is not None and not any(k.startswith("attn_net.") for k in state):
+        model.attn_net = None  # an inference export: the attention net is training-only
+    model.load_state_dict(state, strict=strict)
     return model
