@@ -98,8 +98,8 @@ class RootSynthConfig:
     sigma_px: float = 3.0
     target_sigma: float = 0.2
     noise_std: float = 0.02
-    view_dropout: float = 0.2
-    amplitude_range: tuple[float, float] = (0.3, 1.0)
+    view_dropout: float = 0.4
+    amplitude_range: tuple[float, float] = (0.2, 1.0)
     false_blobs: float = 0.3
 
 
