@@ -55,6 +55,7 @@ from visualization_msgs.msg import MarkerArray
 from selfpose3d_ros.diagnostics import MonitorConfig, PipelineMonitor
 from selfpose3d_ros.image_conv import ImageConversionError, msg_to_rgb
 from selfpose3d_ros.messages import SkeletonArray
+from selfpose3d_ros.node_main import run_node
 from selfpose3d_ros.params import ParamSpec, check_value, declare_parameters, spec_by_name
 from selfpose3d_ros.sync import PartialPolicy, make_synchronizer, ns_to_time_msg, stamp_to_ns
 from selfpose3d_ros.transforms import (
@@ -1031,27 +1032,7 @@ def main(args: list[str] | None = None) -> int:
 
     Returns 0 after a normal shutdown, 2 on a configuration error (logged as one line).
     """
-    import rclpy
-    from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException
-
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PoseEstimatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, FileNotFoundError, ParameterException) as e:
-        if node is not None:
-            raise
-        rclpy.logging.get_logger("pose_estimator").fatal(f"configuration error: {e}")
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PoseEstimatorNode, "pose_estimator", args, quiet=())
 
 
 if __name__ == "__main__":

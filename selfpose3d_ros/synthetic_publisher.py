@@ -45,6 +45,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from selfpose3d_ros.image_conv import numpy_to_image, rgb_to_compressed
+from selfpose3d_ros.node_main import run_node
 from selfpose3d_ros.params import ParamSpec, declare_parameters
 from selfpose3d_ros.sync import ns_to_time_msg
 from selfpose3d_ros.transforms import camera_transform, tf2_msgs_available
@@ -491,27 +492,7 @@ class SyntheticRigPublisher(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry point ``synthetic_rig_publisher``."""
-    import rclpy
-    from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException
-
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SyntheticRigPublisher()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException, _Finished):
-        pass
-    except (ValueError, FileNotFoundError, ParameterException) as e:
-        if node is not None:
-            raise
-        rclpy.logging.get_logger("synthetic_rig_publisher").fatal(f"configuration error: {e}")
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SyntheticRigPublisher, "synthetic_rig_publisher", args, quiet=(_Finished,))
 
 
 if __name__ == "__main__":
