@@ -35,10 +35,11 @@ class SoftArgmax(NamedTuple):
 
     coords: torch.Tensor
     peak: torch.Tensor
+    expected: torch.Tensor | None = None
 
 
-def soft_argmax_3d(volumes: torch.Tensor, points: torch.Tensor, beta: float = 100.0
-                   ) -> SoftArgmax:
+def soft_argmax_3d(volumes: torch.Tensor, points: torch.Tensor, beta: float = 100.0,
+                   values: torch.Tensor | None = None) -> SoftArgmax:
     """Expected voxel position under ``softmax(β · volume)``.
 
     Args:
@@ -46,8 +47,11 @@ def soft_argmax_3d(volumes: torch.Tensor, points: torch.Tensor, beta: float = 10
         points: (M, 3) voxel positions shared by all N, or (N, M, 3) per item; M = x·y·z,
             x-major (as :meth:`VoxelGrid.points`).
         beta: sharpness β > 0 (ref 100 for volumes in ≈ [0, 1]).
+        values: optional (N, J, x, y, z): their expectation under the same distribution
+            is returned as ``expected`` (N, J) (one softmax for both).
     Returns:
-        :class:`SoftArgmax` with coords (N, J, 3) and peak (N, J). Differentiable.
+        :class:`SoftArgmax` with coords (N, J, 3), peak (N, J) and expected (N, J) or None.
+        Differentiable.
 
     Example:
         >>> g = VoxelGrid(center=(0, 0, 0), size=(1, 1, 1), shape=(4, 4, 4))
@@ -70,7 +74,8 @@ def soft_argmax_3d(volumes: torch.Tensor, points: torch.Tensor, beta: float = 10
         coords = prob @ pts  # (N, J, 3)
     else:
         coords = torch.bmm(prob, pts)  # (N, J, M) @ (N, M, 3) → (N, J, 3)
-    return SoftArgmax(coords=coords, peak=prob.amax(dim=-1))
+    expected = None if values is None else (prob * values.reshape(N, J, M)).sum(-1)  # (N, J)
+    return SoftArgmax(coords=coords, peak=prob.amax(dim=-1), expected=expected)
 
 
 class PoseOutput(NamedTuple):
@@ -168,11 +173,11 @@ class PoseNet(nn.Module):
         if self.input_skip:  # the net learns a correction of the fused input heatmaps
             evidence = x * self.skip_prior.to(x.dtype)
             out = out + (self.skip_power / self.beta) * torch.log(evidence + _SKIP_EPS)
-        sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta)
+        sa = soft_argmax_3d(out, self.offsets.to(out.dtype), self.beta,
+                            values=x if self.input_skip else None)
         joints = centers.reshape(-1, 1, 3).to(out.dtype) + sa.coords  # (N, J, 3)
         if self.input_skip:  # fused input heatmap under the soft-argmax: in [0, 1]
-            prob = torch.softmax(self.beta * out.flatten(2), dim=-1)  # (N, J, M)
-            conf = (prob * x.flatten(2)).sum(-1)  # (N, J)
+            conf = sa.expected  # (N, J)
         else:
             conf = out.flatten(2).amax(dim=-1)  # (N, J)
         return PoseOutput(joints=joints.reshape(*lead, J, 3),  # (*, J, 3)
