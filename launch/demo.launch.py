@@ -1,4 +1,6 @@
-"""ros2 launch selfpose3d demo.launch.py checkpoint:=out/demo/run/model.pt [source:=bag bag:=...]
+"""ros2 launch selfpose3d demo.launch.py checkpoint:=CKPT [source:=bag bag:=...]
+
+(CKPT e.g. the shipped checkpoints/selfpose3d_small_synthetic.pt.)
 
 The demo: the synthetic operating room (or a bag replay) → pose_estimator → RViz. A thin
 wrapper: the node list comes from selfpose3d_ros.launch_description (demo_nodes, tested

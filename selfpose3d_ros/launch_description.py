@@ -235,7 +235,7 @@ def demo_nodes(*, checkpoint: str, source: str = "synthetic", bag: str = "",
     """The demo launch: source + ``pose_estimator`` + RViz.
 
     Args:
-        checkpoint: the model (e.g. ``out/demo/run/model.pt`` of ``selfpose3d demo``).
+        checkpoint: the model (e.g. ``checkpoints/selfpose3d_small_synthetic.pt``).
         source: ``synthetic`` (``synthetic_rig_publisher``) or ``bag`` (``bag_replay BAG
             --loop --restamp``: the stamps start now and keep increasing over loops).
         bag: the bag to replay (``source: bag``).
@@ -247,8 +247,8 @@ def demo_nodes(*, checkpoint: str, source: str = "synthetic", bag: str = "",
         estimator_overrides, publisher_overrides: more parameters of either node.
     """
     if not checkpoint:
-        raise ValueError("demo: `checkpoint` is required (e.g. out/demo/run/model.pt from "
-                         "`selfpose3d demo`)")
+        raise ValueError("demo: `checkpoint` is required (e.g. "
+                         "checkpoints/selfpose3d_small_synthetic.pt)")
     if source not in ("synthetic", "bag"):
         raise ValueError(f"demo: source must be 'synthetic' or 'bag', got {source!r}")
     if device not in ("cpu", "cuda"):
@@ -308,8 +308,8 @@ RIG_ARGUMENTS: tuple[LaunchArg, ...] = (
 )
 
 DEMO_ARGUMENTS: tuple[LaunchArg, ...] = (
-    LaunchArg("checkpoint", "", "model checkpoint (required; e.g. out/demo/run/model.pt "
-              "from `selfpose3d demo`)"),
+    LaunchArg("checkpoint", "", "model checkpoint (required; e.g. the shipped "
+              "checkpoints/selfpose3d_small_synthetic.pt, which has an image backbone)"),
     LaunchArg("source", "synthetic", "synthetic (the synthetic room) or bag (bag_replay)",
               choices=("synthetic", "bag")),
     LaunchArg("bag", "", "rosbag2 to replay when source:=bag"),
@@ -376,8 +376,8 @@ def nodes_from_launch_args(kind: str, values: Mapping[str, str]) -> list[NodeSpe
     if kind == "rig":
         return rig_nodes(**kw)
     if not kw["checkpoint"]:
-        raise ValueError("demo: `checkpoint` is required (e.g. out/demo/run/model.pt from "
-                         "`selfpose3d demo`)")
+        raise ValueError("demo: `checkpoint` is required (e.g. "
+                         "checkpoints/selfpose3d_small_synthetic.pt)")
     kw["rig_yaml"] = prepare_demo(**kw)
     return demo_nodes(**kw)
 

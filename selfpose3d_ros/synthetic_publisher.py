@@ -81,6 +81,10 @@ SYNTH_PARAMS: tuple[ParamSpec, ...] = (
               range=(1, 100000), read_only=True),
     ParamSpec("seed", 0, "synthetic room: seed of the rig, people and motion",
               range=(0, 2**31 - 1), read_only=True),
+    ParamSpec("rig_seed", -1, "synthetic room: seed of the rig (cameras) alone; -1 = `seed` "
+              "(other people and motion in a known room: `seed` 1000, `rig_seed` 0 is the "
+              "held-back recording of the shipped checkpoint's room)",
+              range=(-1, 2**31 - 1), read_only=True),
     ParamSpec("image_width", 640, "synthetic room: image width (px)", range=(64, 4096),
               read_only=True),
     ParamSpec("image_height", 480, "synthetic room: image height (px)", range=(64, 4096),
@@ -185,24 +189,27 @@ def active_faults(faults: Sequence[Fault], camera: str, t: float) -> dict[str, F
 # --------------------------------------------------------------------------- sources
 def synthetic_config(num_cameras: int = 5, num_people: int = 3, num_frames: int = 200,
                      seed: int = 0, image_width: int = 640, image_height: int = 480,
-                     rate: float = 10.0):
-    """The :class:`SynthConfig` the publisher plays (``rate`` sets the motion's fps)."""
+                     rate: float = 10.0, rig_seed: int = -1):
+    """The :class:`SynthConfig` the publisher plays (``rate`` sets the motion's fps;
+    ``rig_seed`` < 0: the rig comes from ``seed``)."""
     from selfpose3d_core.synthetic import SynthConfig
 
     return SynthConfig(num_cameras=num_cameras, num_people=num_people,
                        num_frames=num_frames, fps=min(float(rate), 120.0), seed=seed,
+                       rig_seed=None if rig_seed < 0 else int(rig_seed),
                        image_width=image_width, image_height=image_height)
 
 
 def synthetic_rig(num_cameras: int = 5, seed: int = 0, image_width: int = 640,
-                  image_height: int = 480, world_frame: str = "world"):
+                  image_height: int = 480, world_frame: str = "world", rig_seed: int = -1):
     """The cameras of the synthetic room the publisher plays, as a core ``Rig`` (write it
     with ``save_rig_yaml`` to give the estimator the same calibration)."""
     from selfpose3d_core.geometry.rig_yaml import Rig
     from selfpose3d_core.synthetic import SyntheticScene
 
     cfg = synthetic_config(num_cameras=num_cameras, num_frames=1, seed=seed,
-                           image_width=image_width, image_height=image_height)
+                           image_width=image_width, image_height=image_height,
+                           rig_seed=rig_seed)
     return Rig(cameras=tuple(SyntheticScene(cfg).cameras), world_frame=world_frame)
 
 
@@ -371,7 +378,8 @@ class SyntheticRigPublisher(Node):
             what = f"dataset {p['dataset']}"
         else:
             cfg = synthetic_config(p["num_cameras"], p["num_people"], p["num_frames"],
-                                   p["seed"], p["image_width"], p["image_height"], p["rate"])
+                                   p["seed"], p["image_width"], p["image_height"], p["rate"],
+                                   p["rig_seed"])
             self.source = SyntheticSource(cfg, cache=p["cache_frames"])
             what = f"synthetic room (seed {p['seed']})"
         self.names = [c.name for c in self.source.cameras]

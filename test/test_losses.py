@@ -149,6 +149,41 @@ def test_synthetic_roots_batched_and_consistent():
     assert syn.heatmaps.amax() > 0.9
 
 
+@pytest.mark.parametrize("min_views", [1, 2, 3])
+def test_synthetic_roots_seen_by_too_few_views_are_no_target(min_views):
+    """A root rendered in fewer than target_min_views views is a ray, not a 3D point: it
+    stays in the heatmaps but leaves the target volume (and ``valid``)."""
+    rs = RootSynthConfig(noise_std=0.0, view_dropout=0.6, amplitude_range=(1.0, 1.0),
+                         false_blobs=0.0, target_min_views=min_views)
+    A = _affines(16, augment=False)
+    g = torch.Generator().manual_seed(1)
+    syn = synthetic_root_batch(CFG, rs, CT, A, g)
+    # count the views each root is drawn in: the rendered heatmap at its projection
+    from selfpose3d_core.geometry.affine import input_to_heatmap, project_to_input
+
+    proj = project_to_input(syn.roots, CT, A)  # uv (B, V, R, 2)
+    uv = input_to_heatmap(proj.uv, CFG.input_size, CFG.heatmap_size).round().long()
+    w, h = CFG.heatmap_size
+    inside = proj.valid & (uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (
+        uv[..., 1] < h)
+    hm = syn.heatmaps[:, :, 0]  # (B, V, h, w)
+    b, v, r = torch.meshgrid(*(torch.arange(n) for n in inside.shape), indexing="ij")
+    peak = hm[b, v, uv[..., 1].clamp(0, h - 1), uv[..., 0].clamp(0, w - 1)]  # (B, V, R)
+    drawn = (inside & (peak > 0.5)).sum(1)  # (B, R)
+    assert syn.valid.any()
+    assert (drawn[syn.valid] >= min_views).all()
+    if min_views > 1:  # with 60 % dropout some roots are seen by too few views
+        seen_once = (drawn < min_views) & (drawn > 0)
+        assert seen_once.any()
+        # ... and the target is ~0 there (unless a valid root is close by)
+        d = torch.cdist(syn.roots, syn.roots)  # (B, R, R)
+        lonely = seen_once & ~((d < 0.8) & syn.valid[:, None, :]).any(-1)
+        for bi, ri in lonely.nonzero().tolist():
+            c = CFG.room.points(torch.device("cpu"), torch.float32)
+            near = torch.cdist(syn.roots[bi, ri][None], c)[0].argmin()
+            assert syn.target[bi].reshape(-1)[near] < 1e-3
+
+
 def test_gaussian_root_volume_zero_without_roots():
     vol = gaussian_root_volume(torch.zeros(2, 3, 3), torch.zeros(2, 3, dtype=torch.bool),
                                CFG.room, 0.2)

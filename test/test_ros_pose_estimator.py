@@ -17,7 +17,7 @@ it. The publisher's fault schedule (seconds after its first frame):
 ====================  ==========================================================
 
 The estimator runs with ``calibration: camera_info`` (intrinsics from CameraInfo,
-extrinsics from the rig YAML), one CPU thread and an untrained small model
+extrinsics from the rig YAML), one CPU thread and the shipped small model
 (:func:`estimator_checkpoint`); at 5 Hz it drops sets by design (inference ~0.5 s).
 
 Environment: random ROS_DOMAIN_ID, localhost-only discovery, ROS_LOG_DIR in a temp dir,
@@ -48,10 +48,12 @@ from selfpose3d_ros import bringup  # noqa: E402
 from selfpose3d_ros.launch_description import NodeSpec  # noqa: E402
 from selfpose3d_ros.messages import SkeletonArray, msg_to_arrays  # noqa: E402
 from selfpose3d_ros.sync import stamp_to_ns  # noqa: E402
-from selfpose3d_ros.testing import isolated_ros_env, untrained_checkpoint  # noqa: E402
+from selfpose3d_ros.testing import isolated_ros_env  # noqa: E402
 
 NUM_CAMERAS = 5
-SEED = 3
+SEED = 1000  # people and motion the shipped model never saw ...
+RIG_SEED = 0  # ... in the room (cameras) it was trained for
+NUM_FRAMES = 40
 RATE = 5.0
 RUN_S = 30.5
 FAULTS = [
@@ -72,25 +74,18 @@ def rig():
     """The synthetic room the publisher plays (same seed and camera count)."""
     from selfpose3d_ros.synthetic_publisher import synthetic_rig
 
-    return synthetic_rig(NUM_CAMERAS, SEED)
+    return synthetic_rig(NUM_CAMERAS, SEED, rig_seed=RIG_SEED)
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "selfpose3d_small_synthetic.pt"
 
 
 @pytest.fixture(scope="module")
-def estimator_checkpoint(tmp_path_factory, rig) -> Path:
-    """The model the estimator runs.
-
-    Today: an untrained small model (``selfpose3d_ros.testing.untrained_checkpoint``; room
-    grid from the cameras, saved like ``selfpose3d_core.cli.export_model``). To test
-    accuracy, return the path of the shipped trained checkpoint here instead: the
-    ground-truth comparison in :func:`test_accuracy_against_ground_truth` then runs.
-    """
-    return untrained_checkpoint(tmp_path_factory.mktemp("model") / "model.pt", rig.cameras)
-
-
-def _is_untrained(path: Path) -> bool:
-    from selfpose3d_core.training.checkpoint import load_checkpoint
-
-    return bool(load_checkpoint(path).get("extra", {}).get("untrained", False))
+def estimator_checkpoint() -> Path:
+    """The model the estimator runs: the shipped checkpoint (checkpoints/README.md),
+    whose image backbone turns the published camera images into heatmaps. It was trained
+    on another recording of the same room (seed 0); these people and motions are new."""
+    return SHIPPED
 
 
 class Recording:
@@ -140,7 +135,8 @@ def recording(tmp_path_factory, rig, estimator_checkpoint) -> Recording:
         "log_throttle": 5.0, "issue_hold": 3.0},))
     publisher = NodeSpec("selfpose3d", "synthetic_rig_publisher", "synthetic_rig_publisher",
                          parameters=({"rate": RATE, "num_cameras": NUM_CAMERAS, "seed": SEED,
-                                      "num_frames": 40, "cache_frames": True,
+                                      "rig_seed": RIG_SEED, "num_frames": NUM_FRAMES,
+                                      "cache_frames": True,
                                       "publish_ground_truth": True, "faults": FAULTS},))
     rec = Recording()
     context = rclpy.Context()
@@ -244,7 +240,6 @@ def test_skeletons_arrive_with_image_stamps(recording):
         assert len(data.joint_names) == 15
         assert data.joints.shape == (len(m.skeletons), 15, 3)
         assert np.isfinite(data.joints).all()
-    # the untrained model with root_threshold 0 proposes max_people = 3 people
     assert max(len(m.skeletons) for m in rec.skeletons) >= 1
 
 
@@ -321,26 +316,84 @@ def test_errors_are_logged_throttled(recording):
     assert re.search(r"INFO.*camera cam1 is back", log)
 
 
-def test_accuracy_against_ground_truth(recording, estimator_checkpoint):
-    """MPJPE of the estimate against the synthetic ground truth (same stamps).
-
-    Skipped while :func:`estimator_checkpoint` is untrained; with a shipped trained
-    checkpoint add the accuracy bound here (e.g. ``assert mpjpe < 0.10``).
-    """
+def _matched_errors(rec: Recording, phases) -> tuple[list[float], list[tuple[int, int]]]:
+    """Per matched person MPJPE (m) and (estimated, ground-truth) people counts of the
+    results whose stamp lies in one of the (t0, t1) phases."""
     from scipy.optimize import linear_sum_assignment
 
-    gt = {stamp_to_ns(m.header.stamp): msg_to_arrays(m) for m in recording.ground_truth}
-    errors = []
-    for m in recording.skeletons:
-        g = gt.get(stamp_to_ns(m.header.stamp))
-        if g is None or not len(m.skeletons) or not len(g.joints):
+    gt = {stamp_to_ns(m.header.stamp): msg_to_arrays(m) for m in rec.ground_truth}
+    errors, counts = [], []
+    for m in rec.skeletons:
+        ns = stamp_to_ns(m.header.stamp)
+        g = gt.get(ns)
+        if g is None or not any(t0 <= rec.t(ns) < t1 for t0, t1 in phases):
+            continue
+        counts.append((len(m.skeletons), len(g.joints)))
+        if not len(m.skeletons) or not len(g.joints):
             continue
         est = msg_to_arrays(m).joints
         cost = np.linalg.norm(est[:, None] - g.joints[None], axis=-1).mean(-1)  # (P, G)
         rows, cols = linear_sum_assignment(cost)
         errors.extend(cost[rows, cols].tolist())
-    assert errors, "no result could be matched with the ground truth"
-    mpjpe = float(np.mean(errors))
-    if _is_untrained(estimator_checkpoint):
-        pytest.skip(f"untrained checkpoint (MPJPE {mpjpe * 1000:.0f} mm): no accuracy bound")
-    assert mpjpe < 0.10
+    return errors, counts
+
+
+def test_accuracy_against_ground_truth(recording):
+    """The skeletons match the synthetic ground truth (same stamps): people counted right
+    and the person MPJPE under a bound, in the fault-free phases (all 5 cameras fine).
+
+    The bound is loose because the shipped image backbone is weak (from scratch, 11 min of
+    CPU): offline, images → skeletons on the demo's held-back recording of this room is
+    98 mm MPJPE (checkpoints/README.md). The node's own I/O is checked tightly by
+    :func:`test_same_skeletons_as_the_offline_estimator`.
+    """
+    errors, counts = _matched_errors(recording, [(0.0, 4.0), (25.5, RUN_S)])
+    assert len(counts) >= 4 and errors, counts
+    mpjpe = float(np.median(errors))
+    right = np.mean([e == g for e, g in counts])
+    assert mpjpe < 0.16, f"median person MPJPE {mpjpe * 1000:.0f} mm; errors {errors}"
+    assert right >= 0.5, f"(estimated, true) people: {counts}"
+
+
+def test_accuracy_with_a_camera_missing(recording):
+    """While cam1 is gone (4–7 s) the remaining 4 views still give skeletons."""
+    errors, counts = _matched_errors(recording, [(4.5, 7.0)])
+    assert counts and errors, counts
+    assert float(np.median(errors)) < 0.25, errors
+
+
+def test_same_skeletons_as_the_offline_estimator(recording, estimator_checkpoint, rig):
+    """Results of fault-free image sets equal what the core estimator computes offline
+    from the same rendered frames and the same calibration: the node's image conversion,
+    calibration (CameraInfo intrinsics + rig YAML extrinsics), synchronisation and
+    message packing change nothing."""
+    from selfpose3d_core.models.estimator import Estimator
+    from selfpose3d_ros.synthetic_publisher import SyntheticSource, synthetic_config
+
+    rec = recording
+    source = SyntheticSource(synthetic_config(NUM_CAMERAS, 3, NUM_FRAMES, SEED, 640, 480,
+                                              RATE, RIG_SEED))
+    gt_frames = [source.frame(i) for i in range(NUM_FRAMES)]
+    gt = {stamp_to_ns(m.header.stamp): msg_to_arrays(m) for m in rec.ground_truth}
+    est = Estimator.from_checkpoint(estimator_checkpoint, list(rig.cameras))
+    compared = 0
+    for m in rec.skeletons:
+        ns = stamp_to_ns(m.header.stamp)
+        if not (0.5 <= rec.t(ns) < 4.0 or 26.0 <= rec.t(ns) < RUN_S) or ns not in gt:
+            continue
+        g = gt[ns].joints
+        # the frame the publisher played at this stamp: the one with this ground truth
+        idx = [i for i, f in enumerate(gt_frames) if f.gt_joints is not None and
+               f.gt_joints.shape == g.shape and np.allclose(f.gt_joints, g, atol=1e-4)]
+        if len(idx) != 1:
+            continue
+        offline = est.estimate(gt_frames[idx[0]].images)
+        online = msg_to_arrays(m)
+        assert len(online.joints) == len(offline.joints), (rec.t(ns), idx)
+        if len(offline.joints):
+            np.testing.assert_allclose(online.joints, offline.joints, atol=2e-3)
+            np.testing.assert_allclose(online.root_scores, offline.root_scores, atol=1e-3)
+        compared += 1
+        if compared == 4:
+            break
+    assert compared >= 2, f"only {compared} results could be paired with a frame"

@@ -106,6 +106,35 @@ def test_supervised_mode_reads_gt_and_trains(tiny_dataset, tmp_path):
     assert "l1_3d" in res.losses["pose_l2"] and "root_gt" in res.losses["root"]
 
 
+def test_init_from_a_checkpoint_records_its_lineage(tiny_dataset, tmp_path):
+    """`--init`: a run started from another run's weights records where they came from
+    (checkpoint, stage, both configs), and the exported model keeps that record."""
+    from selfpose3d_core.cli import export_model
+    from selfpose3d_core.training.checkpoint import load_checkpoint
+
+    only = {s: StageConfig(epochs=0) for s in STAGES}
+    first = dataclasses.replace(tiny_train_config(), heatmap_source="detections", stages={
+        **only, "root": StageConfig(epochs=0.25, lr=1e-3, batch_size=1)})
+    a = Trainer(TINY_MODEL, first, tiny_dataset, tmp_path / "a", show_progress=False).run()
+    second = dataclasses.replace(tiny_train_config(), heatmap_source="images", stages={
+        **only, "backbone": StageConfig(epochs=0.25, lr=1e-3, batch_size=1)})
+    b = Trainer(TINY_MODEL, second, tiny_dataset, tmp_path / "b", show_progress=False,
+                init_weights=a.checkpoint).run()
+    ck_a, ck_b = load_checkpoint(a.checkpoint), load_checkpoint(b.checkpoint)
+    assert "lineage" not in ck_a["extra"] or ck_a["extra"]["lineage"] == []
+    (entry,) = ck_b["extra"]["lineage"]
+    assert entry["checkpoint"] == str(a.checkpoint)
+    assert entry["train_config"]["heatmap_source"] == "detections"
+    assert entry["train_config"]["stages"]["root"]["epochs"] == 0.25
+    assert ck_b["train_config"]["heatmap_source"] == "images"
+    # the root_net of the first run was carried over untouched (the backbone stage only)
+    for k, v in ck_a["state_dict"].items():
+        if k.startswith("root_net."):
+            assert torch.equal(v, ck_b["state_dict"][k]), k
+    exported = load_checkpoint(export_model(b.checkpoint, tmp_path / "model.pt"))
+    assert exported["extra"]["lineage"] == ck_b["extra"]["lineage"]
+
+
 _RUN = """
 import sys, torch, dataclasses
 torch.set_num_threads(1)
@@ -179,23 +208,21 @@ def test_trainer_under_torchrun_two_gloo_ranks(tiny_dataset, tmp_path):
     """`selfpose3d train` launched by torchrun with 2 CPU processes (gloo): every stage runs
     under DDP, each step takes one frame per rank, and only rank 0 writes."""
     import json
-    import socket
 
     import yaml
 
     (tmp_path / "model.yaml").write_text(yaml.safe_dump(TINY_MODEL.to_dict()))
     sched = tiny_train_config(0.5, heatmap_source="detections").to_dict()
     (tmp_path / "sched.yaml").write_text(yaml.safe_dump(sched))
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(REPO)}
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT", "MASTER_ADDR"):
         env.pop(k, None)
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-           "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
+    # --standalone: a c10d rendezvous on a port torchrun picks itself (a port chosen here
+    # and released before torchrun binds it can be taken in between)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", "2",
            "-m", "selfpose3d_core.cli", "train", str(tiny_dataset), "--out", str(run),
            "--model", str(tmp_path / "model.yaml"), "--schedule", str(tmp_path / "sched.yaml"),
            "--room", "model", "--no-progress"]

@@ -90,6 +90,11 @@ class RootSynthConfig:
             root heatmaps are confidence-weighted and often weak: hips hide behind tables).
         false_blobs: mean number of spurious root blobs per view (single-view false
             detections, consistent with no other view).
+        target_min_views: a root enters the target volume only if it is rendered in at
+            least this many views (2: a root seen once is a ray, not a 3D point, and stays
+            a negative like a single-view false blob). Default 1 (all roots): 2 gave
+            AP50 72.8 → 75.0 when training on from the demo checkpoint but Recall@500
+            90.4 → 83.5 in a fresh 2-epoch demo run (one seed each).
     """
 
     max_roots: int = 10
@@ -101,6 +106,7 @@ class RootSynthConfig:
     view_dropout: float = 0.4
     amplitude_range: tuple[float, float] = (0.2, 1.0)
     false_blobs: float = 0.3
+    target_min_views: int = 1
 
 
 @dataclass(frozen=True)

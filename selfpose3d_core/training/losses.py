@@ -79,7 +79,8 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     σ = ``rs.sigma_px`` Gaussians (summed, clipped) with a peak drawn from
     ``rs.amplitude_range``; a root is dropped from a view with probability
     ``rs.view_dropout``, single-view false blobs are added (``rs.false_blobs`` per view on
-    average), and N(0, ``rs.noise_std``) noise.
+    average), and N(0, ``rs.noise_std``) noise. Only roots rendered in at least
+    ``rs.target_min_views`` views are targets (and ``valid``).
     """
     B, V = affines.shape[:2]
     dev, dt = affines.device, affines.dtype
@@ -114,8 +115,10 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
                          rs.sigma_px)  # (B, V, 1, h, w)
     noise = torch.randn(hm.shape, generator=g, device=dev, dtype=dt) * rs.noise_std
     hm = (hm + noise).clamp(0.0, 1.0)
-    target = gaussian_root_volume(roots, valid, cfg.room, rs.target_sigma)
-    return SyntheticRoots(heatmaps=hm, target=target, roots=roots, valid=valid)
+    # a root seen by fewer than target_min_views views is rendered but is no target
+    located = valid & (keep.sum(1) >= rs.target_min_views)  # (B, R)
+    target = gaussian_root_volume(roots, located, cfg.room, rs.target_sigma)
+    return SyntheticRoots(heatmaps=hm, target=target, roots=roots, valid=located)
 
 
 # ---------------------------------------------------------------------------- 2D targets

@@ -129,6 +129,9 @@ class Trainer:
         self.show_progress = show_progress and self.dist.is_main
         self.metrics = MetricsLogger(self.out) if self.dist.is_main else None
         self._ckpt = ckpt
+        # earlier runs this one builds on (--init), oldest first: checkpoint, stage, config
+        self.lineage: list[dict] = list(ckpt.get("extra", {}).get("lineage", [])) \
+            if ckpt is not None else []
         if ckpt is None and init_weights is not None:
             self._load_init(init_weights)
         if ckpt is not None:
@@ -141,7 +144,12 @@ class Trainer:
                      self.state["stage_step"])
 
     def _load_init(self, path: str | Path) -> None:
-        src = load_checkpoint(path)["state_dict"]
+        ck = load_checkpoint(path)
+        src = ck["state_dict"]
+        self.lineage = list(ck.get("extra", {}).get("lineage", [])) + [{
+            "checkpoint": str(path), "stage": ck.get("stage", ""), "step": ck.get("step", 0),
+            "model_config": ck.get("model_config", {}),
+            "train_config": ck.get("train_config", {})}]
         own = self.model.state_dict()
         take = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
         if not take:
@@ -282,7 +290,7 @@ class Trainer:
             stage=stage, epoch=self._epoch(min(self.state["stage_index"], len(STAGES) - 1))
             if self.state["stage_index"] < len(STAGES) else 0,
             step=self.state["global_step"],
-            extra={"trainer_state": dict(self.state)})
+            extra={"trainer_state": dict(self.state), "lineage": self.lineage})
         self.ckpts.save(payload)
 
     # ------------------------------------------------------------------ steps
