@@ -303,10 +303,20 @@ def _cmd_train(args) -> int:
     trainer = Trainer(model_cfg, train_cfg, args.dataset, args.out, resume=not args.no_resume,
                       show_progress=not args.no_progress,
                       init_weights=getattr(args, "init", None))
-    res = trainer.run(max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
-    if trainer.dist.is_main and trainer.state["stage_index"] >= 5:
-        final = export_model(res.checkpoint, args.out / "model.pt")
-        log.info("training done in %.1f min; model: %s", res.seconds / 60, final)
+    from .training.distributed import barrier, cleanup
+
+    try:
+        res = trainer.run(max_seconds=None if args.max_minutes is None
+                          else args.max_minutes * 60)
+        if trainer.dist.is_main and trainer.state["stage_index"] >= 5:
+            final = export_model(res.checkpoint, args.out / "model.pt")
+            log.info("training done in %.1f min; model: %s", res.seconds / 60, final)
+        # under torchrun: every rank leaves together, after rank 0 has written the model
+        barrier(trainer.dist)
+    finally:
+        # leave the process group before exiting: a rank exiting with live gloo threads
+        # could abort ("terminate called without an active exception")
+        cleanup(trainer.dist)
     return 0
 
 

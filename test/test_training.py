@@ -219,8 +219,7 @@ def test_trainer_under_torchrun_two_gloo_ranks(tiny_dataset, tmp_path):
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT", "MASTER_ADDR"):
         env.pop(k, None)
     run = tmp_path / "run"
-    # --standalone: a c10d rendezvous on a port torchrun picks itself (a port chosen here
-    # and released before torchrun binds it can be taken in between)
+    # --standalone: a c10d rendezvous on a port torchrun picks itself
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", "2",
            "-m", "selfpose3d_core.cli", "train", str(tiny_dataset), "--out", str(run),
