@@ -326,12 +326,17 @@ def export_model(checkpoint: Path, out: Path) -> Path:
     ``extra["lineage"]`` (kept when present) lists the runs it was initialised from
     (``train --init``), oldest first, each with its checkpoint path, stage and configs.
     """
-    from .training.checkpoint import load_checkpoint, make_payload, save_checkpoint
+    from .training.checkpoint import (
+        checkpoint_lineage,
+        load_checkpoint,
+        make_payload,
+        save_checkpoint,
+    )
 
     ck = load_checkpoint(checkpoint)
     # the attention net is only needed for training
     state = {k: v for k, v in ck["state_dict"].items() if not k.startswith("attn_net.")}
-    lineage = ck.get("extra", {}).get("lineage", [])
+    lineage = checkpoint_lineage(ck)
     payload = make_payload(ck["model_config"], state, train_config=ck["train_config"],
                            stage="final", step=ck["step"], rng={},
                            extra={"lineage": lineage} if lineage else None)

@@ -51,7 +51,8 @@ import torch
 from .rng import capture_rng_state
 
 __all__ = ["CHECKPOINT_FORMAT", "KNOWN_FORMATS", "REQUIRED_KEYS", "make_payload",
-           "validate_payload", "save_checkpoint", "load_checkpoint", "CheckpointManager"]
+           "checkpoint_lineage", "validate_payload", "save_checkpoint", "load_checkpoint",
+           "CheckpointManager"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,13 @@ _LEAF_TYPES = (str, int, float, bool, complex, bytes, bytearray, type(None), tor
                torch.dtype, torch.device)
 _CONTAINER_TYPES = (dict, collections.OrderedDict, list, tuple, set)
 _TMP_SUFFIX = ".tmp"
+
+
+def checkpoint_lineage(payload: Mapping[str, Any]) -> list[dict]:
+    """The runs a checkpoint was initialised from (``train --init``), oldest first: a new
+    list of ``{"checkpoint", "stage", "step", "model_config", "train_config"}`` entries
+    (empty when it started from scratch)."""
+    return list(payload.get("extra", {}).get("lineage", []))
 
 
 def make_payload(model_config: Mapping[str, Any], state_dict: Mapping[str, Any], *,

@@ -37,7 +37,7 @@ from ..models.config import ModelConfig
 from ..models.model import SelfPose3dModel, build_model
 from ..models.pipeline import estimate_poses, room_input
 from ..models.root_net import root_proposals
-from .checkpoint import CheckpointManager, load_checkpoint, make_payload
+from .checkpoint import CheckpointManager, checkpoint_lineage, load_checkpoint, make_payload
 from .config import STAGES, TrainConfig
 from .data import TrainBatch, TrainData
 from .distributed import DistInfo, all_reduce_mean, init_distributed, wrap_ddp
@@ -130,8 +130,7 @@ class Trainer:
         self.metrics = MetricsLogger(self.out) if self.dist.is_main else None
         self._ckpt = ckpt
         # earlier runs this one builds on (--init), oldest first: checkpoint, stage, config
-        self.lineage: list[dict] = list(ckpt.get("extra", {}).get("lineage", [])) \
-            if ckpt is not None else []
+        self.lineage: list[dict] = checkpoint_lineage(ckpt) if ckpt is not None else []
         if ckpt is None and init_weights is not None:
             self._load_init(init_weights)
         if ckpt is not None:
@@ -146,7 +145,7 @@ class Trainer:
     def _load_init(self, path: str | Path) -> None:
         ck = load_checkpoint(path)
         src = ck["state_dict"]
-        self.lineage = list(ck.get("extra", {}).get("lineage", [])) + [{
+        self.lineage = checkpoint_lineage(ck) + [{
             "checkpoint": str(path), "stage": ck.get("stage", ""), "step": ck.get("step", 0),
             "model_config": ck.get("model_config", {}),
             "train_config": ck.get("train_config", {})}]
