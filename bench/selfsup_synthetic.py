@@ -108,6 +108,8 @@ def main() -> None:
     ap.add_argument("--test-frames", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-fps", action="store_true")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="training device (evaluation and the frames/s table run on the CPU)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
@@ -117,7 +119,7 @@ def main() -> None:
     tests = {k: _dataset(out / k, args.test_frames, **v) for k, v in TEST_SETS.items()}
     rows, results = [], {}
     base_cfg = dataclasses.replace(train_preset(args.schedule),
-                                   heatmap_source=args.heatmap_source)
+                                   heatmap_source=args.heatmap_source, device=args.device)
     model_cfg = auto_room(model_preset("small"), MultiViewDataset(train_dir).cameras)
     names = [v for v in args.variants.split(",") if v]
     for name in names:
@@ -165,7 +167,8 @@ def main() -> None:
     print("\n## Synthetic OR rig: trained on train_5cam_seed0, evaluated on held-out rigs")
     print(f"model: small preset, room {model_cfg.room.shape} voxels over "
           f"{[round(s, 2) for s in model_cfg.room.size]} m; schedule {args.schedule}; "
-          f"heatmaps from {args.heatmap_source}; torch threads {torch.get_num_threads()}")
+          f"heatmaps from {args.heatmap_source}; training on {args.device}; torch threads "
+          f"{torch.get_num_threads()}")
     stages = ", ".join(f"{k} {v.epochs} ep × batch {v.batch_size} @ lr {v.lr:g}"
                        for k, v in base_cfg.stages.items() if v.epochs > 0)
     print(f"stages: {stages}; supervised: the same stages on 3D GT (L1 on 3D joints, GT "

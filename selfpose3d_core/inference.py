@@ -66,10 +66,11 @@ def predict_dataset(est: Estimator, dataset: MultiViewDataset,
                     for v in range(dataset.num_views)]
             out.append(est.estimate(imgs))
         elif heatmap_source == "detections":
-            hm = detection_heatmaps(dataset, f, est, sigma, min_conf)
+            pp = frame_pseudo_poses(dataset, f, max_people=10)
             mask = torch.ones(1, dataset.num_views, device=est.device)
             mask[0, list(drop_views)] = 0.0
-            out.append(est.estimate_from_heatmaps(hm, view_mask=mask)[0])
+            out.append(est.estimate_from_detections(pp.uv[None], pp.conf[None], sigma,
+                                                    min_conf, view_mask=mask)[0])
         else:
             raise ValueError(f"heatmap_source must be 'images' or 'detections', got "
                              f"{heatmap_source!r}")

@@ -62,13 +62,20 @@ def sampling_grid(points: torch.Tensor, cams: CameraTensors, affines: torch.Tens
     return SamplingGrid(grid=grid, mask=proj.valid.to(grid.dtype))
 
 
-def unproject(heatmaps: torch.Tensor, sg: SamplingGrid) -> torch.Tensor:
+def unproject(heatmaps: torch.Tensor, sg: SamplingGrid,
+              num_views: torch.Tensor | None = None) -> torch.Tensor:
     """Fuse multi-view heatmaps at the grid's voxels.
 
     Args:
         heatmaps: (B, V, J, H, W) heatmaps.
         sg: sampling grid with grid (B, V, N, 2) and mask (B, V, N) (a leading dim of 1
             broadcasts over B).
+        num_views: optional (B,) denominators: ``Σ_v mask_v · sample_v / num_views`` (the
+            fraction of the rig's live views that fire at the voxel) instead of the mean
+            over the views that see the voxel. The mean favours voxels seen by few
+            cameras (two firing views out of two score 1, three out of five 0.6), which
+            ranks multi-person ghost intersections near the edges of the rig's coverage
+            above real people; see ``ModelConfig.root_fusion``.
     Returns:
         (B, J, N) fused values in [0, 1]; reshape N to (X, Y, Z) or (P, x, y, z).
     """
@@ -88,7 +95,13 @@ def unproject(heatmaps: torch.Tensor, sg: SamplingGrid) -> torch.Tensor:
         mode="bilinear", padding_mode="zeros", align_corners=True,
     ).reshape(B, V, J, N)  # (B·V, J, 1, N) → (B, V, J, N)
     num = torch.einsum("bvjn,bvn->bjn", samples, mask)  # Σ_v mask·sample, no (B,V,J,N) temp
-    fused = num / (mask.sum(1)[:, None] + FUSE_EPS)
+    if num_views is None:
+        fused = num / (mask.sum(1)[:, None] + FUSE_EPS)
+    else:
+        if tuple(num_views.shape) != (B,):
+            raise ValueError(f"unproject: num_views must be ({B},), got "
+                             f"{tuple(num_views.shape)}")
+        fused = num / (num_views.to(num.dtype)[:, None, None] + FUSE_EPS)
     return fused.clamp(0.0, 1.0)
 
 

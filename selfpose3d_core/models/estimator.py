@@ -160,9 +160,41 @@ class Estimator:
         return self.estimate_from_heatmaps(hm, view_mask=mask)[0]
 
     @torch.no_grad()
+    def estimate_from_detections(self, uv: torch.Tensor, conf: torch.Tensor, sigma: float,
+                                 min_conf: float, view_mask: torch.Tensor | None = None
+                                 ) -> list[Skeletons]:
+        """"Detections mode": 2D poses → one :class:`Skeletons` per frame.
+
+        Args:
+            uv: (B, V, P, J, 2) detections in full-image pixels (NaN = none), Panoptic-15.
+            conf: (B, V, P, J) joint confidences.
+            sigma, min_conf: the rendering the model was trained with (its train config's
+                ``heatmap_sigma`` and ``min_conf``).
+            view_mask: optional (B, V), 0 = camera missing.
+
+        The detections are rendered as confidence-weighted heatmaps; with the model's
+        ``detection_gate`` > 0 each proposal's cube sees only the detections it explains
+        (:mod:`selfpose3d_core.person_heatmaps`).
+        """
+        from ..training.losses import pseudo_heatmap_targets
+
+        uv = torch.as_tensor(uv, dtype=torch.float32, device=self.device)
+        conf = torch.as_tensor(conf, dtype=torch.float32, device=self.device)
+        if uv.dim() != 5 or uv.shape[1] != self.num_views or conf.shape != uv.shape[:-1]:
+            raise ValueError(f"Estimator: detections must be uv (B, {self.num_views}, P, J, 2) "
+                             f"and conf (B, {self.num_views}, P, J), got {tuple(uv.shape)} "
+                             f"and {tuple(conf.shape)}")
+        B = uv.shape[0]
+        affines = self.affines[None].expand(B, -1, -1, -1)
+        hm = pseudo_heatmap_targets(uv, conf, affines, self.config, sigma, min_conf)[0].heatmaps
+        detections = (uv, conf, sigma, min_conf) if self.config.detection_gate > 0 else None
+        return self.estimate_from_heatmaps(hm, affines, view_mask, _detections=detections)
+
+    @torch.no_grad()
     def estimate_from_heatmaps(self, heatmaps: torch.Tensor,
                                affines: torch.Tensor | None = None,
-                               view_mask: torch.Tensor | None = None) -> list[Skeletons]:
+                               view_mask: torch.Tensor | None = None,
+                               _detections: tuple | None = None) -> list[Skeletons]:
         """Heatmaps (B, V, J, h, w) in [0, 1] → one :class:`Skeletons` per frame.
 
         ``affines`` (B, V, 2, 3) default to the letterbox of each camera.
@@ -182,8 +214,16 @@ class Estimator:
                                    self.threshold, nms_kernel=cfg.nms_kernel)
             # valid proposals come first: run pose_net on the first K' ≤ K of every frame
             k = max(int(props.valid.sum(1).max()), 1)
+            person = None
+            if _detections is not None:  # detections mode: each cube from its own people
+                from ..person_heatmaps import person_heatmaps
+
+                uv, conf, sigma, min_conf = _detections
+                person = person_heatmaps(props.centers[:, :k].float(), uv, conf, self.cams,
+                                         affines, cfg, sigma, min_conf)  # (B, K', V, J, h, w)
             out = estimate_poses(cfg, self.model.pose_net, heatmaps, self.cams, affines,
-                                 props.centers[:, :k], view_mask)  # joints (B, K', J, 3)
+                                 props.centers[:, :k], view_mask,
+                                 person)  # joints (B, K', J, 3)
         joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()
         scores = props.scores[:, :k].float().cpu().numpy()

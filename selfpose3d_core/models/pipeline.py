@@ -20,6 +20,7 @@ import torch
 from ..geometry.camera import CameraTensors
 from ..geometry.grid import cube_points
 from ..geometry.unproject import SamplingGrid, SamplingGridCache, sampling_grid, unproject
+from ..render import gaussian_dilate
 from .config import ModelConfig
 from .pose_net import PoseOutput
 
@@ -54,6 +55,10 @@ def room_input(cfg: ModelConfig, heatmaps: torch.Tensor, cams: CameraTensors,
         affines: (B, V, 2, 3) image → network-input affines.
         cache: optional sampling-grid cache (a fixed rig computes the room grid once).
         view_mask: optional (B, V) 0/1, views to ignore.
+
+    The root channel is widened by ``cfg.root_dilate_px`` and fused by
+    ``cfg.root_fusion`` (see :class:`ModelConfig`); synthetic roots go through the same
+    path, so root_net trains and runs on one input distribution.
     """
     B = heatmaps.shape[0]
     points = cfg.room.points(heatmaps.device, heatmaps.dtype)[None]  # (1, N, 3)
@@ -61,8 +66,12 @@ def room_input(cfg: ModelConfig, heatmaps: torch.Tensor, cams: CameraTensors,
     sg = cache.get(*args) if cache is not None else sampling_grid(*args)
     if heatmaps.shape[2] != 1:  # all J joints given: take the root channel
         heatmaps = heatmaps[:, :, cfg.root_joint:cfg.root_joint + 1]  # (B, V, 1, h, w)
-    root_hm = heatmaps
-    vol = unproject(root_hm, masked_grid(sg, view_mask))  # (B, 1, N)
+    root_hm = gaussian_dilate(heatmaps, cfg.root_dilate_px)  # (B, V, 1, h, w)
+    num_views = None
+    if cfg.root_fusion == "views":  # Σ_v / live views, not the mean over the seeing views
+        num_views = (view_mask.to(heatmaps.dtype).sum(1) if view_mask is not None else
+                     heatmaps.new_full((B,), float(heatmaps.shape[1])))
+    vol = unproject(root_hm, masked_grid(sg, view_mask), num_views)  # (B, 1, N)
     return vol.reshape(B, *cfg.room.shape)  # (B, 1, N) → (B, X, Y, Z)
 
 
@@ -98,7 +107,26 @@ def pose_volumes(cfg: ModelConfig, heatmaps: torch.Tensor, cams: CameraTensors,
 
 def estimate_poses(cfg: ModelConfig, pose_net, heatmaps: torch.Tensor, cams: CameraTensors,
                    affines: torch.Tensor, centers: torch.Tensor,
-                   view_mask: torch.Tensor | None = None) -> PoseOutput:
-    """pose_net on every proposal at once: joints (B, K, J, 3) (see :class:`PoseOutput`)."""
-    vols = pose_volumes(cfg, heatmaps, cams, affines, centers, view_mask)
+                   view_mask: torch.Tensor | None = None,
+                   person_heatmaps: torch.Tensor | None = None) -> PoseOutput:
+    """pose_net on every proposal at once: joints (B, K, J, 3) (see :class:`PoseOutput`).
+
+    ``person_heatmaps`` (B, K, V, J, h, w), when given (detections mode, see
+    :mod:`selfpose3d_core.person_heatmaps`), replace ``heatmaps`` for the cubes: proposal k
+    is unprojected from its own maps.
+    """
+    if person_heatmaps is None:
+        vols = pose_volumes(cfg, heatmaps, cams, affines, centers, view_mask)
+        return pose_net(vols, centers)
+    B, K = centers.shape[:2]
+    if tuple(person_heatmaps.shape[:3]) != (B, K, heatmaps.shape[1]):
+        raise ValueError(f"estimate_poses: person_heatmaps must be ({B}, {K}, "
+                         f"{heatmaps.shape[1]}, J, h, w), got {tuple(person_heatmaps.shape)}")
+    V = person_heatmaps.shape[2]
+    flat = person_heatmaps.reshape(B * K, *person_heatmaps.shape[2:])  # (B·K, V, J, h, w)
+    aff = affines[:, None].expand(B, K, V, 2, 3).reshape(B * K, V, 2, 3)
+    mask = None if view_mask is None else \
+        view_mask[:, None].expand(B, K, V).reshape(B * K, V)  # (B, K, V) → (B·K, V)
+    vols = pose_volumes(cfg, flat, cams, aff, centers.reshape(B * K, 1, 3), mask)
+    vols = vols.reshape(B, K, *vols.shape[2:])  # (B·K, 1, J, x, y, z) → (B, K, J, x, y, z)
     return pose_net(vols, centers)

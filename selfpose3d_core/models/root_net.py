@@ -94,7 +94,7 @@ def _flat_to_index(flat: torch.Tensor, shape) -> torch.Tensor:
 
 def root_proposals(volume: torch.Tensor, grid: VoxelGrid, max_people: int = 10,
                    threshold: float = 0.3, refine: bool = False,
-                   nms_kernel: int = 3) -> RootProposals:
+                   nms_kernel: int | tuple[int, int, int] = 3) -> RootProposals:
     """Root proposals from a root likelihood volume.
 
     Args:
@@ -102,7 +102,8 @@ def root_proposals(volume: torch.Tensor, grid: VoxelGrid, max_people: int = 10,
         grid: the room grid (voxel index → world).
         max_people: K, proposals returned per frame (≤ X·Y·Z).
         threshold: a proposal is valid when its score is > threshold.
-        nms_kernel: side (voxels, odd) of the max-pool window of the 3D NMS (ref 3); a
+        nms_kernel: side (voxels, odd; one per axis or one for all) of the max-pool window
+            of the 3D NMS (ref 3); a
             larger window suppresses duplicate peaks of one person on fine grids.
         refine: sub-voxel refinement by a 3×3×3 soft-argmax of max(score, 0) around the
             peak (neighbours outside the grid weigh 0). Default off (reference). The
@@ -128,10 +129,12 @@ def root_proposals(volume: torch.Tensor, grid: VoxelGrid, max_people: int = 10,
     if not 1 <= max_people <= N:
         raise ValueError(f"root_proposals: max_people must be in [1, {N}], got {max_people}")
     volume = volume.detach()
-    if nms_kernel < 1 or nms_kernel % 2 == 0:
-        raise ValueError(f"root_proposals: nms_kernel must be odd and ≥ 1, got {nms_kernel}")
-    pooled = F.max_pool3d(volume.unsqueeze(1), kernel_size=nms_kernel, stride=1,
-                          padding=nms_kernel // 2).squeeze(1)  # (B, X, Y, Z)
+    kernel = (nms_kernel,) * 3 if isinstance(nms_kernel, int) else tuple(nms_kernel)
+    if len(kernel) != 3 or any(int(k) != k or k < 1 or k % 2 == 0 for k in kernel):
+        raise ValueError(f"root_proposals: nms_kernel must be odd and ≥ 1 (one or three), got "
+                         f"{nms_kernel}")
+    pooled = F.max_pool3d(volume.unsqueeze(1), kernel_size=kernel, stride=1,
+                          padding=tuple(k // 2 for k in kernel)).squeeze(1)  # (B, X, Y, Z)
     is_peak = (volume == pooled).reshape(B, N)  # (B, N)
     flat_vol = volume.reshape(B, N)  # (B, N)
     ranked = torch.where(is_peak, flat_vol, torch.full_like(flat_vol, float("-inf")))

@@ -90,6 +90,11 @@ class RootSynthConfig:
             root heatmaps are confidence-weighted and often weak: hips hide behind tables).
         false_blobs: mean number of spurious root blobs per view (single-view false
             detections, consistent with no other view).
+        jitter_px: std (heatmap px) of a per-view displacement of each rendered root: real
+            root detections of one person disagree across views by a few pixels (Shelf:
+            15–35 image px, 2–4 heatmap px, between OpenPose's mid-hips and the projected
+            ground truth), so a root_net trained on exact projections alone learns to
+            reject the imperfect intersections of real people.
         target_min_views: a root enters the target volume only if it is rendered in at
             least this many views (2: a root seen once is a ray, not a 3D point, and stays
             a negative like a single-view false blob). Default 1 (all roots): 2 gave
@@ -106,6 +111,7 @@ class RootSynthConfig:
     view_dropout: float = 0.4
     amplitude_range: tuple[float, float] = (0.2, 1.0)
     false_blobs: float = 0.3
+    jitter_px: float = 1.5
     target_min_views: int = 1
 
 

@@ -78,7 +78,8 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     are projected through the cameras and the input affines (B, V, 2, 3), rendered as
     σ = ``rs.sigma_px`` Gaussians (summed, clipped) with a peak drawn from
     ``rs.amplitude_range``; a root is dropped from a view with probability
-    ``rs.view_dropout``, single-view false blobs are added (``rs.false_blobs`` per view on
+    ``rs.view_dropout``, each rendered root is displaced by N(0, ``rs.jitter_px``²) per
+    view, single-view false blobs are added (``rs.false_blobs`` per view on
     average), and N(0, ``rs.noise_std``) noise. Only roots rendered in at least
     ``rs.target_min_views`` views are targets (and ``valid``).
     """
@@ -99,7 +100,9 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     z = floor_z + rs.height_range[0] + rand(B, R, 1) * (rs.height_range[1] - rs.height_range[0])
     roots = torch.cat([xy, z], dim=-1)  # (B, R, 3)
     proj = project_to_input(roots, cams, affines)  # uv (B, V, R, 2)
-    uv = input_to_heatmap(proj.uv, cfg.input_size, cfg.heatmap_size)
+    uv = input_to_heatmap(proj.uv, cfg.input_size, cfg.heatmap_size)  # (B, V, R, 2)
+    if rs.jitter_px > 0:  # the views of a real root disagree by a few pixels
+        uv = uv + torch.randn(uv.shape, generator=g, device=dev, dtype=dt) * rs.jitter_px
     keep = proj.valid & valid[:, None] & (rand(B, V, R) >= rs.view_dropout)
     lo_a, hi_a = rs.amplitude_range
     amp = keep.to(dt) * (lo_a + (hi_a - lo_a) * rand(B, V, R))  # (B, V, R)

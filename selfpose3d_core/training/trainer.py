@@ -37,6 +37,7 @@ from ..models.config import ModelConfig
 from ..models.model import SelfPose3dModel, build_model
 from ..models.pipeline import estimate_poses, room_input
 from ..models.root_net import root_proposals
+from ..person_heatmaps import person_heatmaps
 from .checkpoint import CheckpointManager, checkpoint_lineage, load_checkpoint, make_payload
 from .config import STAGES, TrainConfig
 from .data import TrainBatch, TrainData
@@ -342,8 +343,9 @@ class Trainer:
             values[(copy, min_conf)] = self._render_targets(batch, copy, min_conf)
         return values[(copy, min_conf)]
 
-    def _render_targets(self, batch: TrainBatch, copy: int, min_conf: float):
-        if self.cfg.mode == "supervised":
+    def _render_targets(self, batch: TrainBatch, copy: int, min_conf: float,
+                        detections: bool = False):
+        if self.cfg.mode == "supervised" and not detections:
             uv, conf = self._gt_2d(batch.frames.tolist())
         else:
             uv, conf = batch.pseudo_uv, batch.pseudo_conf
@@ -356,8 +358,25 @@ class Trainer:
             if self.cfg.heatmap_source == "images":
                 hm = modules["backbone"](batch.images[:, copies])  # (B, C', V, J, h, w)
                 return hm.clamp(0.0, 1.0)
-            out = [self._targets(batch, c, self.cfg.min_conf)[0].heatmaps for c in copies]
+            # the detections, in both modes (supervised mode reads the 3D ground truth for
+            # its losses only: a model that meets detections at test time trains on them)
+            if self.cfg.mode == "supervised":
+                out = [self._render_targets(batch, c, self.cfg.min_conf, detections=True)[0]
+                       .heatmaps for c in copies]
+            else:
+                out = [self._targets(batch, c, self.cfg.min_conf)[0].heatmaps for c in copies]
             return torch.stack(out, dim=1)
+
+    def _person_heatmaps(self, batch: TrainBatch, centers: torch.Tensor, copies: list[int]
+                         ) -> torch.Tensor | None:
+        """Detections mode with ``detection_gate`` > 0: per-proposal heatmaps of the given
+        copies, concatenated over copies, (C'·B, K, V, J, h, w); else None."""
+        if self.cfg.heatmap_source != "detections" or self.model_cfg.detection_gate <= 0:
+            return None
+        with torch.no_grad():
+            return torch.cat([person_heatmaps(
+                centers, batch.pseudo_uv, batch.pseudo_conf, self.cams, batch.affines[:, c],
+                self.model_cfg, self.cfg.heatmap_sigma, self.cfg.min_conf) for c in copies])
 
     def _step_backbone(self, modules, frames, rng) -> dict:
         batch = self._batch(frames, rng, (True,))
@@ -420,7 +439,8 @@ class Trainer:
         # pose_net on x1 and x2 with the same proposals, in one call
         A1, A2 = batch.affines[:, 1], batch.affines[:, 2]
         out = estimate_poses(cfg, modules["pose_net"], torch.cat([hm[:, 1], hm[:, 2]]),
-                             self.cams, torch.cat([A1, A2]), torch.cat([centers, centers]))
+                             self.cams, torch.cat([A1, A2]), torch.cat([centers, centers]),
+                             person_heatmaps=self._person_heatmaps(batch, centers, [1, 2]))
         Y1, Y2 = out.joints.split(B)  # (B, K, J, 3) each
         min_conf = tc.hard_conf if stage == "pose_hard" else tc.min_conf
         T1, uv1 = self._targets(batch, 1, min_conf)
@@ -490,7 +510,8 @@ class Trainer:
         jitter = (torch.as_tensor(rng.uniform(-0.5, 0.5, roots.shape), dtype=roots.dtype,
                                   device=roots.device)) * pitch
         out = estimate_poses(cfg, modules["pose_net"], hm, self.cams, batch.affines[:, 1],
-                             roots + jitter)
+                             roots + jitter, person_heatmaps=self._person_heatmaps(
+                                 batch, roots + jitter, [1]))
         err = (out.joints - joints).abs().sum(-1)  # (B, G, J)
         m = (valid & has[..., None]).float()
         loss = (err * m).sum() / m.sum().clamp(min=1)
