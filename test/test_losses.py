@@ -154,7 +154,7 @@ def test_synthetic_roots_seen_by_too_few_views_are_no_target(min_views):
     """A root rendered in fewer than target_min_views views is a ray, not a 3D point: it
     stays in the heatmaps but leaves the target volume (and ``valid``)."""
     rs = RootSynthConfig(noise_std=0.0, view_dropout=0.6, amplitude_range=(1.0, 1.0),
-                         false_blobs=0.0, target_min_views=min_views)
+                         false_blobs=0.0, target_min_views=min_views, jitter_px=0.0)
     A = _affines(16, augment=False)
     g = torch.Generator().manual_seed(1)
     syn = synthetic_root_batch(CFG, rs, CT, A, g)
@@ -207,3 +207,27 @@ def test_pseudo_targets_soft_and_hard(min_conf, second_drawn):
     second = float(T.heatmaps[0, 0, 0, y1, x1])
     assert (second > 0.4) == second_drawn
     assert T.weights.tolist() == [[[1.0] * 15]]
+
+
+def test_synthetic_root_jitter_moves_the_rendered_peaks():
+    """``jitter_px`` displaces each root's blob per view (real detections of one root
+    disagree across views); the target volume stays at the true roots."""
+    A = _affines(8, augment=False)
+    base = dict(noise_std=0.0, view_dropout=0.0, amplitude_range=(1.0, 1.0), false_blobs=0.0,
+                max_roots=2)
+    exact = synthetic_root_batch(CFG, RootSynthConfig(**base, jitter_px=0.0), CT, A,
+                                 torch.Generator().manual_seed(3))
+    moved = synthetic_root_batch(CFG, RootSynthConfig(**base, jitter_px=2.0), CT, A,
+                                 torch.Generator().manual_seed(3))
+    torch.testing.assert_close(moved.roots, exact.roots)
+    torch.testing.assert_close(moved.target, exact.target)
+    hm0, hm1 = exact.heatmaps[:, :, 0], moved.heatmaps[:, :, 0]  # (B, V, h, w), one root each
+    has = hm0.flatten(2).amax(-1) > 0.9  # views that see the root
+    w = hm0.shape[-1]
+
+    def peak(hm):  # (B, V) → (B, V, 2) pixel of the maximum
+        i = hm.flatten(2).argmax(-1)
+        return torch.stack([i % w, i // w], -1).float()
+
+    shift = (peak(hm1) - peak(hm0)).norm(dim=-1)[has]
+    assert shift.mean() > 1.0 and shift.max() < 12.0  # ~2 px per axis, not a new place
