@@ -31,21 +31,10 @@ log = logging.getLogger("estimator_speed")
 
 
 def ring_rig(views: int, width: int = 1920, height: int = 1080) -> list[Camera]:
-    """``views`` cameras on a 4 m circle, 2.5 m up, looking at the room centre."""
-    cams = []
-    for v in range(views):
-        a = 2 * np.pi * v / views
-        c = np.array([4.0 * np.cos(a), 4.0 * np.sin(a), 2.5])
-        fwd = -c + np.array([0.0, 0.0, 1.0])
-        fwd /= np.linalg.norm(fwd)
-        right = np.cross(fwd, [0.0, 0.0, 1.0])
-        right /= np.linalg.norm(right)
-        down = np.cross(fwd, right)
-        R = np.stack([right, down, fwd])  # rows: camera x, y, z in world
-        f = 0.8 * width
-        K = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]])
-        cams.append(Camera(name=f"cam{v}", K=K, R=R, t=-R @ c, width=width, height=height))
-    return cams
+    """``views`` cameras on a 4 m circle, 2.5 m up, looking at (0, 0, 1)."""
+    return [Camera.look_at([4.0 * np.cos(a), 4.0 * np.sin(a), 2.5], [0.0, 0.0, 1.0],
+                           fx=0.8 * width, width=width, height=height, name=f"cam{v}")
+            for v, a in enumerate(2 * np.pi * np.arange(views) / views)]
 
 
 def time_preset(preset: str, device: str, views: int, people: int, repeats: int,

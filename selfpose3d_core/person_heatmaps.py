@@ -26,7 +26,7 @@ from .geometry.projection import project
 from .models.config import ModelConfig
 from .training.losses import pseudo_heatmap_targets
 
-__all__ = ["assign_detections", "person_heatmaps"]
+__all__ = ["assign_detections", "render_person_heatmaps", "person_heatmaps"]
 
 #: A detection needs at least this many confident joints to be assigned to a proposal.
 MIN_JOINTS = 3
@@ -78,25 +78,39 @@ def assign_detections(centers: torch.Tensor, uv: torch.Tensor, conf: torch.Tenso
     return onehot.permute(0, 2, 1, 3)  # (B, V, K, P) → (B, K, V, P)
 
 
-def person_heatmaps(centers: torch.Tensor, uv: torch.Tensor, conf: torch.Tensor,
-                    cams: CameraTensors, affines: torch.Tensor, cfg: ModelConfig,
-                    sigma: float, min_conf: float) -> torch.Tensor:
-    """Per-proposal heatmaps from the detections each proposal explains.
+def render_person_heatmaps(sel: torch.Tensor, uv: torch.Tensor, conf: torch.Tensor,
+                           affines: torch.Tensor, cfg: ModelConfig, sigma: float,
+                           min_conf: float) -> torch.Tensor:
+    """Per-proposal heatmaps of an assignment (:func:`assign_detections`) in one copy's
+    input space.
 
     Args:
-        centers: (B, K, 3) root proposals; uv (B, V, P, J, 2) full-image pixels and conf
+        sel: (B, K, V, P) one-hot assignment; uv (B, V, P, J, 2) full-image pixels and conf
             (B, V, P, J) the detections; affines (B, V, 2, 3) image → input of the copy.
-        cfg: sizes, the root joint and ``detection_gate`` (> 0).
-        sigma, min_conf: the detection rendering (as the shared heatmaps).
+        cfg: sizes; sigma, min_conf: the detection rendering (as the shared heatmaps).
     Returns:
         (B, K, V, J, h, w) heatmaps in [0, 1].
     """
-    B, K = centers.shape[:2]
-    sel = assign_detections(centers, uv, conf, cams, cfg.root_joint, min_conf,
-                            cfg.detection_gate)  # (B, K, V, P)
+    B, K = sel.shape[:2]
     V, P, J = uv.shape[1:4]
     uv_k = uv[:, None].expand(B, K, V, P, J, 2).reshape(B * K, V, P, J, 2)
     conf_k = (conf[:, None] * sel[..., None]).reshape(B * K, V, P, J)  # (B, K, ..) → (B·K, ..)
     aff_k = affines[:, None].expand(B, K, V, 2, 3).reshape(B * K, V, 2, 3)
     t, _ = pseudo_heatmap_targets(uv_k, conf_k, aff_k, cfg, sigma, min_conf)
     return t.heatmaps.reshape(B, K, *t.heatmaps.shape[1:])  # (B·K, V, J, h, w) → (B, K, ...)
+
+
+def person_heatmaps(centers: torch.Tensor, uv: torch.Tensor, conf: torch.Tensor,
+                    cams: CameraTensors, affines: torch.Tensor, cfg: ModelConfig,
+                    sigma: float, min_conf: float) -> torch.Tensor:
+    """Per-proposal heatmaps from the detections each proposal explains: the assignment
+    (``cfg.detection_gate`` > 0) then :func:`render_person_heatmaps`.
+
+    Args:
+        centers: (B, K, 3) root proposals; the rest as :func:`render_person_heatmaps`.
+    Returns:
+        (B, K, V, J, h, w) heatmaps in [0, 1].
+    """
+    sel = assign_detections(centers, uv, conf, cams, cfg.root_joint, min_conf,
+                            cfg.detection_gate)  # (B, K, V, P)
+    return render_person_heatmaps(sel, uv, conf, affines, cfg, sigma, min_conf)

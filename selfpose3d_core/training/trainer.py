@@ -37,7 +37,7 @@ from ..models.config import ModelConfig
 from ..models.model import SelfPose3dModel, build_model
 from ..models.pipeline import estimate_poses, room_input
 from ..models.root_net import root_proposals
-from ..person_heatmaps import person_heatmaps
+from ..person_heatmaps import assign_detections, render_person_heatmaps
 from .checkpoint import CheckpointManager, checkpoint_lineage, load_checkpoint, make_payload
 from .config import STAGES, TrainConfig
 from .data import TrainBatch, TrainData
@@ -373,10 +373,13 @@ class Trainer:
         copies, concatenated over copies, (C'·B, K, V, J, h, w); else None."""
         if self.cfg.heatmap_source != "detections" or self.model_cfg.detection_gate <= 0:
             return None
-        with torch.no_grad():
-            return torch.cat([person_heatmaps(
-                centers, batch.pseudo_uv, batch.pseudo_conf, self.cams, batch.affines[:, c],
-                self.model_cfg, self.cfg.heatmap_sigma, self.cfg.min_conf) for c in copies])
+        uv, conf, cfg = batch.pseudo_uv, batch.pseudo_conf, self.model_cfg
+        with torch.no_grad():  # the assignment is in image pixels: once for all copies
+            sel = assign_detections(centers, uv, conf, self.cams, cfg.root_joint,
+                                    self.cfg.min_conf, cfg.detection_gate)  # (B, K, V, P)
+            return torch.cat([render_person_heatmaps(
+                sel, uv, conf, batch.affines[:, c], cfg, self.cfg.heatmap_sigma,
+                self.cfg.min_conf) for c in copies])
 
     def _step_backbone(self, modules, frames, rng) -> dict:
         batch = self._batch(frames, rng, (True,))
