@@ -35,8 +35,8 @@ class LoadedModel(NamedTuple):
 
 
 def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "cpu",
-                   room: str | VoxelGrid = "auto", threshold: float | None = None
-                   ) -> LoadedModel:
+                   room: str | VoxelGrid = "auto", threshold: float | None = None,
+                   input_threshold: float | None = None) -> LoadedModel:
     """A checkpoint's model on ``cameras``.
 
     ``room``: ``"auto"`` replaces the checkpoint's room grid by one proposed from
@@ -44,6 +44,8 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
     the checkpoint's voxel pitch and height — root_net is fully convolutional, so its
     weights apply to any grid of the same pitch); ``"model"`` keeps the checkpoint's grid
     (right only on the rig it was trained on); a :class:`VoxelGrid` is used as it is.
+    ``input_threshold``: when given, replaces the checkpoint's ``root_input_threshold``
+    (root_net's fused input as a recall safety net; see ``ModelConfig``).
     """
     import dataclasses
 
@@ -62,14 +64,17 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
         cfg = auto_room(cfg, cameras)
     elif room != "model":
         raise ValueError(f"room must be 'auto', 'model' or a VoxelGrid, got {room!r}")
+    if input_threshold is not None:
+        cfg = dataclasses.replace(cfg, root_input_threshold=input_threshold)
     model = model_from_checkpoint({**ck, "model_config": to_dict(cfg)}, strict=False).float()
     tc = ck.get("train_config", {}) or {}
     est = Estimator(model, cameras, device=device, threshold=threshold)
     log.info("model %s: room centre %s size %s voxels %s (trained with centre %s size %s); "
-             "root threshold %.2f", checkpoint, [round(v, 2) for v in cfg.room.center],
+             "root threshold %.2f; input fallback %s", checkpoint,
+             [round(v, 2) for v in cfg.room.center],
              [round(v, 2) for v in cfg.room.size], list(cfg.room.shape),
              [round(v, 2) for v in trained_room.center],
-             [round(v, 2) for v in trained_room.size], est.threshold)
+             [round(v, 2) for v in trained_room.size], est.threshold, cfg.root_input_threshold)
     return LoadedModel(est, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
                        cfg.room, trained_room)
 

@@ -30,14 +30,15 @@ import torch
 
 from selfpose3d_core.baselines import TriangulationBaselineConfig, run_triangulation_baseline
 from selfpose3d_core.cli import auto_room, export_model
+from selfpose3d_core.config_utils import load_yaml_config, to_dict
 from selfpose3d_core.data.dataset import GroundTruth3D, MultiViewDataset, has_ground_truth
 from selfpose3d_core.evaluation import markdown_table, write_json
 from selfpose3d_core.inference import evaluate_predictions, predict_dataset
-from selfpose3d_core.models import build_model, model_preset
+from selfpose3d_core.models import ModelConfig, build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator, load_checkpoint_file
 from selfpose3d_core.models.model import model_from_checkpoint
 from selfpose3d_core.synthetic import SynthConfig, synthesize
-from selfpose3d_core.training.config import train_preset
+from selfpose3d_core.training.config import STAGES, TRAIN_PRESETS, TrainConfig, train_preset
 from selfpose3d_core.training.trainer import Trainer
 
 log = logging.getLogger("bench")
@@ -74,11 +75,17 @@ def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
     return res.checkpoint, spent
 
 
-def _evaluate(ckpt: Path, test_dir: Path) -> dict:
+def _evaluate(ckpt: Path, test_dir: Path, device: str = "cpu",
+              input_threshold: float | None = None) -> dict:
     ds = MultiViewDataset(test_dir)
     ck = load_checkpoint_file(ckpt)
     tc = ck["train_config"]
-    est = Estimator(model_from_checkpoint(ck, strict=False).float(), ds.cameras)
+    if input_threshold is not None:  # root_net's fused input as a recall safety net
+        cfg = dataclasses.replace(ModelConfig.from_dict(ck["model_config"]),
+                                  root_input_threshold=input_threshold)
+        ck = {**ck, "model_config": to_dict(cfg)}
+    est = Estimator(model_from_checkpoint(ck, strict=False).float(), ds.cameras,
+                    device=device)
     pred = predict_dataset(est, ds, None, tc["heatmap_source"], tc["heatmap_sigma"],
                            tc["min_conf"])
     res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(test_dir))
@@ -100,7 +107,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("bench_out/synthetic"))
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--schedule", default="small-cpu")
+    ap.add_argument("--schedule", default="small-cpu",
+                    help="a training preset name or a TrainConfig YAML file")
     ap.add_argument("--heatmap-source", default="detections", choices=("images", "detections"),
                     help="detections (default): the 3D part on heatmaps rendered from the 2D "
                          "pseudo poses; images: the 2D backbone trained from scratch first")
@@ -108,8 +116,11 @@ def main() -> None:
     ap.add_argument("--test-frames", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-fps", action="store_true")
+    ap.add_argument("--input-threshold", type=float, default=None,
+                    help="evaluate with this root_input_threshold (root_net's fused input as "
+                         "a recall safety net; default: the model's)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                    help="training device (evaluation and the frames/s table run on the CPU)")
+                    help="training and evaluation device (the frames/s table is of the CPU)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
@@ -118,7 +129,9 @@ def main() -> None:
     train_dir = _dataset(out / "train_5cam_seed0", args.train_frames, seed=0)
     tests = {k: _dataset(out / k, args.test_frames, **v) for k, v in TEST_SETS.items()}
     rows, results = [], {}
-    base_cfg = dataclasses.replace(train_preset(args.schedule),
+    schedule = train_preset(args.schedule) if args.schedule in TRAIN_PRESETS else \
+        load_yaml_config(TrainConfig, args.schedule)
+    base_cfg = dataclasses.replace(schedule,
                                    heatmap_source=args.heatmap_source, device=args.device)
     model_cfg = auto_room(model_preset("small"), MultiViewDataset(train_dir).cameras)
     names = [v for v in args.variants.split(",") if v]
@@ -148,7 +161,7 @@ def main() -> None:
             spent = shared_seconds + own
         model = export_model(ckpt, out / name / "model.pt")
         for test, d in tests.items():
-            r = _evaluate(model, d)
+            r = _evaluate(model, d, args.device, args.input_threshold)
             results[f"{name}/{test}"] = {**r, "train_seconds": spent}
             rows.append({"method": name, "test set": test, "AP25": r["AP25"],
                          "AP50": r["AP50"], "AP100": r["AP100"],
@@ -168,9 +181,10 @@ def main() -> None:
     print(f"model: small preset, room {model_cfg.room.shape} voxels over "
           f"{[round(s, 2) for s in model_cfg.room.size]} m; schedule {args.schedule}; "
           f"heatmaps from {args.heatmap_source}; training on {args.device}; torch threads "
-          f"{torch.get_num_threads()}")
-    stages = ", ".join(f"{k} {v.epochs} ep × batch {v.batch_size} @ lr {v.lr:g}"
-                       for k, v in base_cfg.stages.items() if v.epochs > 0)
+          f"{torch.get_num_threads()}; evaluation input fallback {args.input_threshold}")
+    stages = ", ".join(f"{k} {base_cfg.stages[k].epochs:g} ep × batch "
+                       f"{base_cfg.stages[k].batch_size} @ lr {base_cfg.stages[k].lr:g}"
+                       for k in STAGES if base_cfg.stages[k].epochs > 0)
     print(f"stages: {stages}; supervised: the same stages on 3D GT (L1 on 3D joints, GT "
           f"root volumes); ablations reuse the self-supervised backbone/root stages")
     print(markdown_table(rows))
@@ -186,7 +200,9 @@ def main() -> None:
         print("\n## Inference on this CPU (images → skeletons, 5 views, 3 proposals)")
         print(markdown_table(fps_rows))
         results["fps"] = fps_rows
-    write_json(out / "results.json", results)
+    name = "results.json" if args.input_threshold is None else \
+        f"results_input{args.input_threshold:g}.json"
+    write_json(out / name, results)
 
 
 if __name__ == "__main__":

@@ -222,8 +222,8 @@ def train(args, train_dir: Path, run_dir: Path) -> dict:
 
 # ---------------------------------------------------------------------------- methods
 def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int],
-                    device: str, threshold: float | None, room: str
-                    ) -> tuple[list[np.ndarray], float]:
+                    device: str, threshold: float | None, room: str,
+                    input_threshold: float | None = None) -> tuple[list[np.ndarray], float]:
     """Our model in detections mode → (P, 15, 3) per frame, and frames/s.
 
     ``room``: ``"model"`` (the checkpoint's grid: a model trained here), ``"auto"`` (from
@@ -237,7 +237,7 @@ def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int
     if room == "reference":
         trained = ModelConfig.from_dict(load_checkpoint_file(checkpoint)["model_config"]).room
         room = grid_at_pitch(REFERENCE_ROOM["center"], REFERENCE_ROOM["size"], trained)
-    m = load_estimator(checkpoint, ds.cameras, device, room, threshold)
+    m = load_estimator(checkpoint, ds.cameras, device, room, threshold, input_threshold)
     pred = predict_dataset(m.estimator, ds, frames, "detections", sigma=m.sigma,
                            min_conf=m.min_conf)
     return [s.joints for s in pred.skeletons], pred.fps
@@ -288,8 +288,12 @@ def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     gts = shelf_ground_truth(args.src, frames)
     rows, results = [], {}
     ours, fps = our_predictions(ckpt, ds, frames, args.device, args.threshold,
-                                "model" if args.checkpoint is None else args.room)
+                                "model" if args.checkpoint is None else args.room,
+                                args.input_threshold)
     info["ours_fps"] = fps
+    info["input_threshold"] = args.input_threshold
+    if args.input_threshold is not None:
+        label = f"{label[:-1]}, input fallback {args.input_threshold:g})"
     for name, preds in ((label, ours),
                         ("triangulation baseline", triangulation_predictions(ds, frames)[0]),
                         ("4D Association (skel.txt)", peer_predictions(args.src, frames))):
@@ -340,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluate this model instead of training one")
     ap.add_argument("--threshold", type=float, default=None,
                     help="root score threshold of our model (default: the checkpoint's)")
+    ap.add_argument("--input-threshold", type=float, default=None,
+                    help="root_input_threshold of our model: root_net's fused input as a "
+                         "recall safety net (default: the checkpoint's)")
     ap.add_argument("--frame-step", type=int, default=1,
                     help="evaluate every N-th frame of the split (quick checks; default 1)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))

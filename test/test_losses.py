@@ -231,3 +231,35 @@ def test_synthetic_root_jitter_moves_the_rendered_peaks():
 
     shift = (peak(hm1) - peak(hm0)).norm(dim=-1)[has]
     assert shift.mean() > 1.0 and shift.max() < 12.0  # ~2 px per axis, not a new place
+
+
+def test_synthetic_root_neighbours_stand_beside_the_root_before():
+    """``neighbour_prob`` = 1: every second root stands ``neighbour_distance`` beside the
+    root before it (clamped into the room); 0: roots are placed independently."""
+    A = _affines(16, augment=False)
+    base = dict(noise_std=0.0, view_dropout=0.0, false_blobs=0.0, max_roots=9, wall_margin=0.0)
+    beside = synthetic_root_batch(CFG, RootSynthConfig(**base, neighbour_prob=1.0,
+                                                       neighbour_distance=(0.4, 0.8)),
+                                  CT, A, torch.Generator().manual_seed(1))
+    apart = synthetic_root_batch(CFG, RootSynthConfig(**base, neighbour_prob=0.0), CT, A,
+                                 torch.Generator().manual_seed(1))
+    lo = torch.tensor(CFG.room.lower)
+    hi = lo + torch.tensor(CFG.room.size)
+
+    def pair_gaps(syn):  # horizontal distance of root 2i+1 to root 2i where both exist
+        r = syn.roots  # (B, R, 3)
+        d = (r[:, 1::2, :2] - r[:, 0:-1:2, :2]).norm(dim=-1)  # (B, R // 2)
+        both = syn.valid[:, 1::2] & syn.valid[:, 0:-1:2]
+        return d[both]
+
+    gaps = pair_gaps(beside)
+    assert len(gaps) > 10
+    inside = ((beside.roots[..., :2] >= lo[:2] - 1e-5) & (beside.roots[..., :2] <= hi[:2] + 1e-5))
+    assert inside.all()
+    # clamping at a wall can only shorten a gap
+    assert (gaps <= 0.8 + 1e-5).all() and (gaps >= 0.4 - 1e-5).float().mean() > 0.8
+    assert pair_gaps(apart).median() > 1.0  # independent roots in a 4 m+ room
+    with pytest.raises(ValueError, match="neighbour_prob"):
+        RootSynthConfig(neighbour_prob=1.5)
+    with pytest.raises(ValueError, match="neighbour_distance"):
+        RootSynthConfig(neighbour_distance=(0.9, 0.3))

@@ -15,6 +15,7 @@ from selfpose3d_core.geometry.unproject import sampling_grid, unproject
 from selfpose3d_core.models import ModelConfig, build_model, model_preset, root_proposals
 from selfpose3d_core.models.estimator import Estimator
 from selfpose3d_core.models.pipeline import estimate_poses, room_input
+from selfpose3d_core.models.root_net import merge_proposals
 from selfpose3d_core.person_heatmaps import assign_detections, person_heatmaps
 from selfpose3d_core.render import gaussian_dilate, render_heatmaps
 
@@ -126,6 +127,60 @@ class TestConfigAndNms:
         assert p1.valid[0].sum() == 2
         with pytest.raises(ValueError, match="nms_kernel"):
             root_proposals(vol, g, 4, 0.1, nms_kernel=(3, 4, 3))
+
+
+class TestInputFallback:
+    """``root_input_threshold``: peaks of root_net's input that no root_net proposal
+    explains are added as proposals."""
+
+    def test_merge_proposals(self):
+        g = VoxelGrid(center=(0, 0, 1), size=(4, 4, 2), shape=(20, 20, 10))
+        net = torch.zeros(2, *g.shape)
+        net[0, 5, 5, 5], net[0, 15, 15, 5] = 0.9, 0.05  # one confident person, one weak
+        inp = torch.zeros(2, *g.shape)
+        inp[0, 5, 6, 5], inp[0, 15, 15, 5], inp[0, 10, 2, 2] = 0.6, 0.5, 0.2
+        inp[1, 3, 3, 3] = 0.7  # frame 1: root_net found nobody
+        a = root_proposals(net, g, 4, 0.1)
+        b = root_proposals(inp, g, 4, 0.3)
+        m = merge_proposals(a, b, radius=0.3, max_people=3)
+        assert m.centers.shape == (2, 3, 3) and m.valid.tolist() == [
+            [True, True, False], [True, False, False]]
+        # frame 0: root_net's person, then the weak one from the input (the input's peak
+        # 0.2 m from root_net's person and the one below its threshold are not added)
+        assert m.scores[0, :2].tolist() == pytest.approx([0.9, 0.5])
+        torch.testing.assert_close(m.centers[0, 1], b.centers[0, 1])
+        torch.testing.assert_close(m.centers[1, 0], b.centers[1, 0])
+        assert m.index[1, 0].tolist() == [3, 3, 3]
+        # nothing extra: the primary proposals unchanged
+        none = root_proposals(inp, g, 4, 0.99)
+        same = merge_proposals(a, none, 0.3, 4)
+        assert same.valid.tolist() == a.valid.tolist()
+        torch.testing.assert_close(same.centers[same.valid], a.centers[a.valid])
+        torch.testing.assert_close(same.scores[same.valid], a.scores[a.valid])
+        with pytest.raises(ValueError, match="batch"):
+            merge_proposals(a, root_proposals(inp[:1], g, 4, 0.3), 0.3, 4)
+
+    def test_config_and_estimator(self):
+        assert model_preset("small").root_input_threshold is None
+        with pytest.raises(ValueError, match="root_input_threshold"):
+            dataclasses.replace(model_preset("small"), root_input_threshold=1.5)
+        cams, ct, uv, conf, people = _two_people_scene()
+        cfg = dataclasses.replace(model_preset("small"), room=VoxelGrid(
+            center=(0, 0, 1), size=(4, 4, 2), shape=(24, 24, 12)), max_people=4,
+            detection_gate=0.3)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        torch.nn.init.zeros_(model.root_net.v2v.out.weight)  # root_net finds nobody
+        torch.nn.init.zeros_(model.root_net.v2v.out.bias)
+        est = Estimator(model, cams, threshold=0.5)
+        assert len(est.estimate_from_detections(uv, conf, 2.0, 0.2)[0].joints) == 0
+        fb = Estimator(build_model(dataclasses.replace(cfg, root_input_threshold=0.5)), cams,
+                       threshold=0.5)
+        fb.model.load_state_dict(model.state_dict())
+        out = fb.estimate_from_detections(uv, conf, 2.0, 0.2)[0]
+        assert len(out.roots) == 2  # both people, from the fused input alone
+        d = np.linalg.norm(out.roots[:, None] - people[None, :, 2], axis=-1)  # (2, 2)
+        assert d.min(1).max() < 0.25
 
 
 def _two_people_scene():

@@ -25,7 +25,7 @@ from ..geometry.camera import Camera, stack_cameras
 from ..geometry.unproject import SamplingGridCache
 from .model import SelfPose3dModel, model_from_checkpoint
 from .pipeline import estimate_poses, room_volume
-from .root_net import root_proposals
+from .root_net import merge_proposals, root_proposals
 
 __all__ = ["Skeletons", "Estimator", "load_checkpoint_file"]
 
@@ -212,6 +212,10 @@ class Estimator:
                              self._room_cache, view_mask)
             props = root_proposals(rv.output.float(), cfg.room, cfg.max_people,
                                    self.threshold, nms_kernel=cfg.nms_kernel)
+            if cfg.root_input_threshold is not None:  # recall safety net (see ModelConfig)
+                extra = root_proposals(rv.input.float(), cfg.room, cfg.max_people,
+                                       cfg.root_input_threshold, nms_kernel=cfg.nms_kernel)
+                props = merge_proposals(props, extra, cfg.nms_radius, cfg.max_people)
             # valid proposals come first: run pose_net on the first K' ≤ K of every frame
             k = max(int(props.valid.sum(1).max()), 1)
             person = None

@@ -25,7 +25,7 @@ from ..geometry.grid import VoxelGrid
 from .config import V2VConfig
 from .v2v import V2VNet
 
-__all__ = ["RootNet", "RootProposals", "root_proposals"]
+__all__ = ["RootNet", "RootProposals", "root_proposals", "merge_proposals"]
 
 
 class RootNet(nn.Module):
@@ -156,3 +156,34 @@ def root_proposals(volume: torch.Tensor, grid: VoxelGrid, max_people: int = 10,
         pos = torch.where(wsum > 0, mean_nb, pos)
     centers = grid.index_to_world(pos)  # (B, K, 3)
     return RootProposals(centers=centers, scores=scores, valid=valid, index=index)
+
+
+def merge_proposals(primary: RootProposals, extra: RootProposals, radius: float,
+                    max_people: int) -> RootProposals:
+    """Add ``extra``'s valid proposals that lie farther than ``radius`` (m) from every valid
+    proposal of ``primary``; keep the best ``max_people`` (valid first, by score).
+
+    Args:
+        primary, extra: :class:`RootProposals` of the same B (any K each).
+    Returns:
+        :class:`RootProposals` with K = ``max_people`` (valid first, then by score; padding
+        as in :func:`root_proposals`).
+    """
+    if primary.centers.shape[0] != extra.centers.shape[0]:
+        raise ValueError(f"merge_proposals: batch sizes differ: {primary.centers.shape[0]} "
+                         f"and {extra.centers.shape[0]}")
+    d = torch.cdist(extra.centers, primary.centers)  # (B, K2, K1)
+    d = torch.where(primary.valid[:, None, :], d, torch.full_like(d, float("inf")))
+    new = extra.valid & (d.amin(-1) > radius if d.shape[-1] else extra.valid)  # (B, K2)
+    centers = torch.cat([primary.centers, extra.centers], 1)  # (B, K1 + K2, 3)
+    scores = torch.cat([primary.scores, extra.scores], 1)  # (B, K1 + K2)
+    valid = torch.cat([primary.valid, new], 1)
+    index = torch.cat([primary.index, extra.index], 1)  # (B, K1 + K2, 3)
+    order = scores.argsort(dim=1, descending=True, stable=True)
+    order = order.gather(1, valid.gather(1, order).to(torch.int8).argsort(
+        dim=1, descending=True, stable=True))  # valid first, each part by score
+    k = min(max_people, order.shape[1])
+    order = order[:, :k]  # (B, K)
+    return RootProposals(centers=centers.gather(1, order[..., None].expand(-1, -1, 3)),
+                         scores=scores.gather(1, order), valid=valid.gather(1, order),
+                         index=index.gather(1, order[..., None].expand(-1, -1, 3)))

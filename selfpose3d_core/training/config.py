@@ -100,6 +100,11 @@ class RootSynthConfig:
             a negative like a single-view false blob). Default 1 (all roots): 2 gave
             AP50 72.8 → 75.0 when training on from the demo checkpoint but Recall@500
             90.4 → 83.5 in a fresh 2-epoch demo run (one seed each).
+        neighbour_prob: probability that a root (every second one) is placed beside the
+            root before it rather than anywhere: people work side by side, and a root_net
+            that has only seen roots metres apart merges two people half a metre apart
+            into one peak (Shelf: the second of two neighbours was missed in those frames).
+        neighbour_distance: (min, max) horizontal distance (m) of such a neighbour.
     """
 
     max_roots: int = 10
@@ -113,6 +118,17 @@ class RootSynthConfig:
     false_blobs: float = 0.3
     jitter_px: float = 1.5
     target_min_views: int = 1
+    neighbour_prob: float = 0.5
+    neighbour_distance: tuple[float, float] = (0.35, 0.9)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.neighbour_prob <= 1.0:
+            raise ValueError(f"RootSynthConfig.neighbour_prob must be in [0, 1], got "
+                             f"{self.neighbour_prob}")
+        lo, hi = self.neighbour_distance
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"RootSynthConfig.neighbour_distance must be (min, max) with "
+                             f"0 <= min <= max, got {self.neighbour_distance}")
 
 
 @dataclass(frozen=True)

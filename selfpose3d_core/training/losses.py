@@ -74,7 +74,9 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     """Random roots in the room → per-view root heatmaps + target volume (paper §3.3).
 
     Each of the B samples gets 1 … K−1 roots uniformly inside the room grid shrunk by
-    ``rs.wall_margin`` at the sides, at heights ``rs.height_range`` above the floor. They
+    ``rs.wall_margin`` at the sides, at heights ``rs.height_range`` above the floor; every
+    second root is, with probability ``rs.neighbour_prob``, moved beside the root before it
+    (``rs.neighbour_distance`` apart horizontally, clamped into the same area). They
     are projected through the cameras and the input affines (B, V, 2, 3), rendered as
     σ = ``rs.sigma_px`` Gaussians (summed, clipped) with a peak drawn from
     ``rs.amplitude_range``; a root is dropped from a view with probability
@@ -99,6 +101,17 @@ def synthetic_root_batch(cfg: ModelConfig, rs: RootSynthConfig, cams: CameraTens
     xy = lo[:2] + m + rand(B, R, 2) * (size[:2] - 2 * m).clamp(min=0.0)
     z = floor_z + rs.height_range[0] + rand(B, R, 1) * (rs.height_range[1] - rs.height_range[0])
     roots = torch.cat([xy, z], dim=-1)  # (B, R, 3)
+    if rs.neighbour_prob > 0 and R > 1:  # people side by side: root 2i+1 beside root 2i
+        second = (torch.arange(R, device=dev) % 2 == 1)[None]  # (1, R)
+        beside = second & (rand(B, R) < rs.neighbour_prob)  # (B, R)
+        d_lo, d_hi = rs.neighbour_distance
+        dist = d_lo + (d_hi - d_lo) * rand(B, R)  # (B, R)
+        ang = 2.0 * math.pi * rand(B, R)
+        prev = torch.roll(roots, 1, dims=1)  # (B, R, 3): row i holds root i − 1
+        nxy = prev[..., :2] + torch.stack([dist * ang.cos(), dist * ang.sin()], -1)
+        nxy = torch.minimum(torch.maximum(nxy, lo[:2] + m), lo[:2] + size[:2] - m)
+        nb = torch.cat([nxy, z], dim=-1)  # (B, R, 3): own height, position beside
+        roots = torch.where(beside[..., None], nb, roots)
     proj = project_to_input(roots, cams, affines)  # uv (B, V, R, 2)
     uv = input_to_heatmap(proj.uv, cfg.input_size, cfg.heatmap_size)  # (B, V, R, 2)
     if rs.jitter_px > 0:  # the views of a real root disagree by a few pixels
