@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -30,16 +31,18 @@ import torch
 
 from selfpose3d_core.baselines import TriangulationBaselineConfig, run_triangulation_baseline
 from selfpose3d_core.cli import auto_room, export_model
-from selfpose3d_core.config_utils import load_yaml_config, to_dict
+from selfpose3d_core.config_utils import load_yaml_config
 from selfpose3d_core.data.dataset import GroundTruth3D, MultiViewDataset, has_ground_truth
 from selfpose3d_core.evaluation import markdown_table, write_json
 from selfpose3d_core.inference import evaluate_predictions, predict_dataset
-from selfpose3d_core.models import ModelConfig, build_model, model_preset
+from selfpose3d_core.models import build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator, load_checkpoint_file
-from selfpose3d_core.models.model import model_from_checkpoint
 from selfpose3d_core.synthetic import SynthConfig, synthesize
 from selfpose3d_core.training.config import STAGES, TRAIN_PRESETS, TrainConfig, train_preset
 from selfpose3d_core.training.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _realdata import load_estimator  # noqa: E402
 
 log = logging.getLogger("bench")
 
@@ -78,16 +81,9 @@ def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
 def _evaluate(ckpt: Path, test_dir: Path, device: str = "cpu",
               input_threshold: float | None = None) -> dict:
     ds = MultiViewDataset(test_dir)
-    ck = load_checkpoint_file(ckpt)
-    tc = ck["train_config"]
-    if input_threshold is not None:  # root_net's fused input as a recall safety net
-        cfg = dataclasses.replace(ModelConfig.from_dict(ck["model_config"]),
-                                  root_input_threshold=input_threshold)
-        ck = {**ck, "model_config": to_dict(cfg)}
-    est = Estimator(model_from_checkpoint(ck, strict=False).float(), ds.cameras,
-                    device=device)
-    pred = predict_dataset(est, ds, None, tc["heatmap_source"], tc["heatmap_sigma"],
-                           tc["min_conf"])
+    tc = load_checkpoint_file(ckpt)["train_config"]
+    m = load_estimator(ckpt, ds.cameras, device, "model", input_threshold=input_threshold)
+    pred = predict_dataset(m.estimator, ds, None, tc["heatmap_source"], m.sigma, m.min_conf)
     res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(test_dir))
     return {**res.as_dict(), "fps": pred.fps}
 
