@@ -942,6 +942,8 @@ class PoseEstimatorNode(Node):
             try:
                 self._process(msgs)
             except Exception as e:  # noqa: BLE001 - the worker must survive
+                if not self.context.ok():
+                    return  # shut down (Ctrl-C) while estimating: nothing to publish to
                 self._counts["errors"] += 1
                 with self._monitor_lock:
                     self.monitor.dropped(1)

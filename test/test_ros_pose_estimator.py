@@ -30,6 +30,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -367,50 +368,69 @@ def test_errors_are_logged_throttled(recording):
     assert re.search(r"INFO.*camera cam1 is back", log)
 
 
-def _matched_errors(rec: Recording, phases) -> tuple[list[float], list[tuple[int, int]]]:
-    """Per matched person MPJPE (m) and (estimated, ground-truth) people counts of the
-    results whose stamp lies in one of the (t0, t1) phases."""
+#: a true person counts as found when a skeleton lies within this MPJPE of it (the
+#: Panoptic Recall@500 criterion)
+FOUND_M = 0.5
+
+
+class Matched(NamedTuple):
+    """Results of some phases against the ground truth of the same stamps."""
+
+    errors: list[float]  # MPJPE (m) of each true person matched to a skeleton
+    counts: list[tuple[int, int]]  # (estimated, true) people per result
+    missed: list[int]  # true people without a skeleton within FOUND_M, per result
+
+
+def _matched_errors(rec: Recording, phases) -> Matched:
+    """Match the results whose stamp lies in one of the (t0, t1) phases to the ground
+    truth (Hungarian on person MPJPE)."""
     from scipy.optimize import linear_sum_assignment
 
     gt = {stamp_to_ns(m.header.stamp): msg_to_arrays(m) for m in rec.ground_truth}
-    errors, counts = [], []
+    out = Matched([], [], [])
     for m in rec.skeletons:
         ns = stamp_to_ns(m.header.stamp)
         g = gt.get(ns)
         if g is None or not any(t0 <= rec.t(ns) < t1 for t0, t1 in phases):
             continue
-        counts.append((len(m.skeletons), len(g.joints)))
+        out.counts.append((len(m.skeletons), len(g.joints)))
         if not len(m.skeletons) or not len(g.joints):
+            out.missed.append(len(g.joints))
             continue
         est = msg_to_arrays(m).joints
         cost = np.linalg.norm(est[:, None] - g.joints[None], axis=-1).mean(-1)  # (P, G)
         rows, cols = linear_sum_assignment(cost)
-        errors.extend(cost[rows, cols].tolist())
-    return errors, counts
+        out.errors.extend(cost[rows, cols].tolist())
+        out.missed.append(len(g.joints) - int((cost[rows, cols] < FOUND_M).sum()))
+    return out
 
 
 def test_accuracy_against_ground_truth(recording):
-    """The skeletons match the synthetic ground truth (same stamps): people counted right
-    and the person MPJPE under a bound, in the fault-free phases (all 5 cameras fine).
+    """The skeletons match the synthetic ground truth (same stamps) in the fault-free
+    phases (all 5 cameras fine): every person found in every result, at most one extra
+    skeleton, and the median person MPJPE under a bound.
 
-    The bound is loose because the shipped image backbone is weak (from scratch, 11 min of
-    CPU): offline, images → skeletons on the demo's held-back recording of this room is
-    98 mm MPJPE (checkpoints/README.md). The node's own I/O is checked tightly by
+    The checks hold on every frame of the recording, so they do not depend on which
+    frames the node happens to process. The shipped image backbone is weak (from
+    scratch, 11 min of CPU; offline on the demo's held-back recording of this room
+    98 mm MPJPE, checkpoints/README.md) and over-counts: offline, on the 40 frames this
+    test plays, it finds all 100 people (matched MPJPE median 91 mm, max 252 mm) and adds
+    one low-score skeleton in 16 frames. The node's own I/O is checked tightly by
     :func:`test_same_skeletons_as_the_offline_estimator`.
     """
-    errors, counts = _matched_errors(recording, [(0.0, S(4.0)), (S(25.5), S(RUN_S0))])
-    assert len(counts) >= 4 and errors, counts
-    mpjpe = float(np.median(errors))
-    right = np.mean([e == g for e, g in counts])
-    assert mpjpe < 0.16, f"median person MPJPE {mpjpe * 1000:.0f} mm; errors {errors}"
-    assert right >= 0.5, f"(estimated, true) people: {counts}"
+    m = _matched_errors(recording, [(0.0, S(4.0)), (S(25.5), S(RUN_S0))])
+    assert len(m.counts) >= 4 and m.errors, m.counts
+    assert not any(m.missed), f"people missed per result: {m.missed}; counts {m.counts}"
+    assert all(e <= g + 1 for e, g in m.counts), f"(estimated, true) people: {m.counts}"
+    mpjpe = float(np.median(m.errors))
+    assert mpjpe < 0.16, f"median person MPJPE {mpjpe * 1000:.0f} mm; errors {m.errors}"
 
 
 def test_accuracy_with_a_camera_missing(recording):
     """While cam1 is gone (4–7 s) the remaining 4 views still give skeletons."""
-    errors, counts = _matched_errors(recording, [(S(4.5), S(7.0))])
-    assert counts and errors, counts
-    assert float(np.median(errors)) < 0.25, errors
+    m = _matched_errors(recording, [(S(4.5), S(7.0))])
+    assert m.counts and m.errors, m.counts
+    assert float(np.median(m.errors)) < 0.25, m.errors
 
 
 def test_same_skeletons_as_the_offline_estimator(recording, estimator_checkpoint, rig):
