@@ -36,7 +36,8 @@ class LoadedModel(NamedTuple):
 
 def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "cpu",
                    room: str | VoxelGrid = "auto", threshold: float | None = None,
-                   input_threshold: float | None = None) -> LoadedModel:
+                   input_threshold: float | None = None,
+                   refine_gate: float | None = None) -> LoadedModel:
     """A checkpoint's model on ``cameras``.
 
     ``room``: ``"auto"`` replaces the checkpoint's room grid by one proposed from
@@ -45,7 +46,9 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
     weights apply to any grid of the same pitch); ``"model"`` keeps the checkpoint's grid
     (right only on the rig it was trained on); a :class:`VoxelGrid` is used as it is.
     ``input_threshold``: when given, replaces the checkpoint's ``root_input_threshold``
-    (root_net's fused input as a recall safety net; see ``ModelConfig``).
+    (root_net's fused input as a recall safety net; see ``ModelConfig``);
+    ``refine_gate``: when given, replaces its ``refine_gate`` (detections mode: joints
+    re-triangulated from the assigned detections; :mod:`selfpose3d_core.refine`).
     """
     import dataclasses
 
@@ -66,15 +69,18 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
         raise ValueError(f"room must be 'auto', 'model' or a VoxelGrid, got {room!r}")
     if input_threshold is not None:
         cfg = dataclasses.replace(cfg, root_input_threshold=input_threshold)
+    if refine_gate is not None:
+        cfg = dataclasses.replace(cfg, refine_gate=refine_gate)
     model = model_from_checkpoint({**ck, "model_config": to_dict(cfg)}, strict=False).float()
     tc = ck.get("train_config", {}) or {}
     est = Estimator(model, cameras, device=device, threshold=threshold)
     log.info("model %s: room centre %s size %s voxels %s (trained with centre %s size %s); "
-             "root threshold %.2f; input fallback %s", checkpoint,
+             "root threshold %.2f; input fallback %s; refine gate %s", checkpoint,
              [round(v, 2) for v in cfg.room.center],
              [round(v, 2) for v in cfg.room.size], list(cfg.room.shape),
              [round(v, 2) for v in trained_room.center],
-             [round(v, 2) for v in trained_room.size], est.threshold, cfg.root_input_threshold)
+             [round(v, 2) for v in trained_room.size], est.threshold, cfg.root_input_threshold,
+             cfg.refine_gate)
     return LoadedModel(est, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
                        cfg.room, trained_room)
 

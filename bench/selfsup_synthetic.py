@@ -79,10 +79,11 @@ def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
 
 
 def _evaluate(ckpt: Path, test_dir: Path, device: str = "cpu",
-              input_threshold: float | None = None) -> dict:
+              input_threshold: float | None = None, refine_gate: float | None = None) -> dict:
     ds = MultiViewDataset(test_dir)
     tc = load_checkpoint_file(ckpt)["train_config"]
-    m = load_estimator(ckpt, ds.cameras, device, "model", input_threshold=input_threshold)
+    m = load_estimator(ckpt, ds.cameras, device, "model", input_threshold=input_threshold,
+                       refine_gate=refine_gate)
     pred = predict_dataset(m.estimator, ds, None, tc["heatmap_source"], m.sigma, m.min_conf)
     res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(test_dir))
     return {**res.as_dict(), "fps": pred.fps}
@@ -115,9 +116,15 @@ def main() -> None:
     ap.add_argument("--input-threshold", type=float, default=None,
                     help="evaluate with this root_input_threshold (root_net's fused input as "
                          "a recall safety net; default: the model's)")
+    ap.add_argument("--refine-gate", type=float, default=None,
+                    help="also evaluate every model with this refine_gate (detections "
+                         "mode: joints re-triangulated from the detections each person was "
+                         "assigned; rows '<method> + refine')")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                     help="training and evaluation device (the frames/s table is of the CPU)")
     args = ap.parse_args()
+    if args.refine_gate is not None and args.heatmap_source != "detections":
+        ap.error("--refine-gate needs --heatmap-source detections (it triangulates them)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
@@ -156,13 +163,16 @@ def main() -> None:
                                out / name, init=shared_ckpt)
             spent = shared_seconds + own
         model = export_model(ckpt, out / name / "model.pt")
-        for test, d in tests.items():
-            r = _evaluate(model, d, args.device, args.input_threshold)
-            results[f"{name}/{test}"] = {**r, "train_seconds": spent}
-            rows.append({"method": name, "test set": test, "AP25": r["AP25"],
-                         "AP50": r["AP50"], "AP100": r["AP100"],
-                         "Recall@500": r["recall_500"], "MPJPE mm": r["mpjpe_mm"],
-                         "train min": spent / 60.0})
+        refines = [(name, None)] + ([] if args.refine_gate is None else
+                                    [(f"{name} + refine", args.refine_gate)])
+        for label, gate in refines:
+            for test, d in tests.items():
+                r = _evaluate(model, d, args.device, args.input_threshold, gate)
+                results[f"{label}/{test}"] = {**r, "train_seconds": spent}
+                rows.append({"method": label, "test set": test, "AP25": r["AP25"],
+                             "AP50": r["AP50"], "AP100": r["AP100"],
+                             "Recall@500": r["recall_500"], "MPJPE mm": r["mpjpe_mm"],
+                             "train min": spent / 60.0})
     for test, d in tests.items():
         ds = MultiViewDataset(d)
         t0 = time.perf_counter()
@@ -177,7 +187,8 @@ def main() -> None:
     print(f"model: small preset, room {model_cfg.room.shape} voxels over "
           f"{[round(s, 2) for s in model_cfg.room.size]} m; schedule {args.schedule}; "
           f"heatmaps from {args.heatmap_source}; training on {args.device}; torch threads "
-          f"{torch.get_num_threads()}; evaluation input fallback {args.input_threshold}")
+          f"{torch.get_num_threads()}; evaluation input fallback {args.input_threshold}; "
+          f"refine gate {args.refine_gate}")
     stages = ", ".join(f"{k} {base_cfg.stages[k].epochs:g} ep × batch "
                        f"{base_cfg.stages[k].batch_size} @ lr {base_cfg.stages[k].lr:g}"
                        for k in STAGES if base_cfg.stages[k].epochs > 0)
@@ -196,8 +207,9 @@ def main() -> None:
         print("\n## Inference on this CPU (images → skeletons, 5 views, 3 proposals)")
         print(markdown_table(fps_rows))
         results["fps"] = fps_rows
-    name = "results.json" if args.input_threshold is None else \
-        f"results_input{args.input_threshold:g}.json"
+    name = "results" + ("" if args.input_threshold is None else
+                        f"_input{args.input_threshold:g}") + \
+        ("" if args.refine_gate is None else f"_refine{args.refine_gate:g}") + ".json"
     write_json(out / name, results)
 
 

@@ -223,7 +223,8 @@ def train(args, train_dir: Path, run_dir: Path) -> dict:
 # ---------------------------------------------------------------------------- methods
 def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int],
                     device: str, threshold: float | None, room: str,
-                    input_threshold: float | None = None) -> tuple[list[np.ndarray], float]:
+                    input_threshold: float | None = None,
+                    refine_gate: float | None = None) -> tuple[list[np.ndarray], float]:
     """Our model in detections mode → (P, 15, 3) per frame, and frames/s.
 
     ``room``: ``"model"`` (the checkpoint's grid: a model trained here), ``"auto"`` (from
@@ -237,7 +238,8 @@ def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int
     if room == "reference":
         trained = ModelConfig.from_dict(load_checkpoint_file(checkpoint)["model_config"]).room
         room = grid_at_pitch(REFERENCE_ROOM["center"], REFERENCE_ROOM["size"], trained)
-    m = load_estimator(checkpoint, ds.cameras, device, room, threshold, input_threshold)
+    m = load_estimator(checkpoint, ds.cameras, device, room, threshold, input_threshold,
+                       refine_gate)
     pred = predict_dataset(m.estimator, ds, frames, "detections", sigma=m.sigma,
                            min_conf=m.min_conf)
     return [s.joints for s in pred.skeletons], pred.fps
@@ -289,11 +291,14 @@ def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     rows, results = [], {}
     ours, fps = our_predictions(ckpt, ds, frames, args.device, args.threshold,
                                 "model" if args.checkpoint is None else args.room,
-                                args.input_threshold)
+                                args.input_threshold, args.refine_gate)
     info["ours_fps"] = fps
     info["input_threshold"] = args.input_threshold
+    info["refine_gate"] = args.refine_gate
     if args.input_threshold is not None:
         label = f"{label[:-1]}, input fallback {args.input_threshold:g})"
+    if args.refine_gate is not None:
+        label = f"{label[:-1]}, refine {args.refine_gate:g})"
     for name, preds in ((label, ours),
                         ("triangulation baseline", triangulation_predictions(ds, frames)[0]),
                         ("4D Association (skel.txt)", peer_predictions(args.src, frames))):
@@ -351,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluate every N-th frame of the split (quick checks; default 1)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    ap.add_argument("--refine-gate", type=float, default=None,
+                    help="refine_gate of our model: joints re-triangulated from the "
+                         "detections each person was assigned (default: the checkpoint's)")
     ap.add_argument("--seed", type=int, default=None, help="override the schedule's seed")
     ap.add_argument("--no-progress", action="store_true", help="no training progress bar")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")

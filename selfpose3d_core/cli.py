@@ -361,6 +361,17 @@ def _estimator(args, dataset):
     from .models.model import model_from_checkpoint
 
     ck = load_checkpoint_file(args.checkpoint)
+    overrides = {k: v for k, v in (
+        ("root_input_threshold", getattr(args, "input_threshold", None)),
+        ("refine_gate", getattr(args, "refine_gate", None))) if v is not None}
+    if overrides:  # inference-only settings: the weights do not depend on them
+        import dataclasses
+
+        from .config_utils import to_dict
+        from .models import ModelConfig
+
+        cfg = dataclasses.replace(ModelConfig.from_dict(ck["model_config"]), **overrides)
+        ck = {**ck, "model_config": to_dict(cfg)}
     model = model_from_checkpoint(ck, strict=False).float()
     tc = ck.get("train_config", {}) or {}
     source = args.heatmap_source or tc.get("heatmap_source", "images")
@@ -377,6 +388,12 @@ def _add_eval_args(p) -> None:
     p.add_argument("--heatmap-source", choices=("images", "detections"),
                    help="default: what the model was trained with")
     p.add_argument("--threshold", type=float, help="root score threshold (default: model's)")
+    p.add_argument("--input-threshold", type=float,
+                   help="root_input_threshold: root_net's fused input as a recall safety net "
+                        "(default: model's)")
+    p.add_argument("--refine-gate", type=float,
+                   help="refine_gate (detections mode): joints re-triangulated from the "
+                        "detections each person was assigned (default: model's)")
     p.add_argument("--drop-view", type=int, action="append", default=[],
                    help="treat this view index as a missing camera (repeatable)")
 

@@ -175,7 +175,7 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tiny_dataset, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys):
+def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys, caplog):
     import json
 
     import yaml
@@ -196,6 +196,13 @@ def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys):
     assert "AP50" in capsys.readouterr().out
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["num_frames"] == 8 and metrics["num_gt"] > 0
+    # inference-only overrides of the checkpoint's config (validated like the config)
+    assert main(["eval", str(run / "model.pt"), str(tiny_dataset), "--frames", "0:2",
+                 "--input-threshold", "0.3", "--refine-gate", "0.2"]) == 0
+    assert "AP50" in capsys.readouterr().out
+    assert main(["eval", str(run / "model.pt"), str(tiny_dataset), "--frames", "0:2",
+                 "--refine-gate", "-1"]) != 0
+    assert "refine_gate" in caplog.text
     assert main(["infer", str(run / "model.pt"), str(tiny_dataset), "--out",
                  str(tmp_path / "inf"), "--frames", "0:8:2", "--overlay-every", "2"]) == 0
     poses = json.loads((tmp_path / "inf" / "poses3d.json").read_text())

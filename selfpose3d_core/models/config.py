@@ -250,6 +250,12 @@ class ModelConfig:
             synthetic roots) merges with a neighbour or scores below the threshold are
             still clear in the input (Shelf, held-out frames: with one trained model, PCP
             82.9 → 90.5 at 0.3).
+        refine_gate: detections mode only (needs ``detection_gate`` > 0; None = off, the
+            reference): each joint of pose_net is re-triangulated (robust weighted DLT)
+            from the joints of the detections its proposal was assigned, in the views where
+            that 2D joint lies within ``refine_gate`` × the detection's box diagonal of the
+            joint's projection (:mod:`selfpose3d_core.refine`); pose_net decides which 2D
+            joints belong to the person, the sub-pixel detections say where they are.
         attention_input_scale: the attention net sees the network input resized by about
             this factor (to sizes divisible by 32; its maps are resized back to the heatmap
             size); 0.5 quarters its cost on a CPU budget. 1 = the reference.
@@ -280,6 +286,7 @@ class ModelConfig:
     root_dilate_px: float = 0.0
     detection_gate: float = 0.0
     root_input_threshold: float | None = None
+    refine_gate: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -330,6 +337,12 @@ class ModelConfig:
             if not 0 <= self.root_input_threshold < 1:
                 raise ValueError(f"ModelConfig.root_input_threshold must be None or in [0, 1)"
                                  f", got {self.root_input_threshold}")
+        if self.refine_gate is not None:
+            set_(self, "refine_gate", float(self.refine_gate))
+            if not self.refine_gate > 0 or not self.detection_gate > 0:
+                raise ValueError(f"ModelConfig.refine_gate must be None or > 0 with "
+                                 f"detection_gate > 0, got refine_gate={self.refine_gate}, "
+                                 f"detection_gate={self.detection_gate}")
         if not self.root_dilate_px >= 0:
             raise ValueError(f"ModelConfig.root_dilate_px must be >= 0, got "
                              f"{self.root_dilate_px}")

@@ -218,17 +218,26 @@ class Estimator:
                 props = merge_proposals(props, extra, cfg.nms_radius, cfg.max_people)
             # valid proposals come first: run pose_net on the first K' ≤ K of every frame
             k = max(int(props.valid.sum(1).max()), 1)
-            person = None
+            person = sel = None
             if _detections is not None:  # detections mode: each cube from its own people
-                from ..person_heatmaps import person_heatmaps
+                from ..person_heatmaps import assign_detections, render_person_heatmaps
 
                 uv, conf, sigma, min_conf = _detections
-                person = person_heatmaps(props.centers[:, :k].float(), uv, conf, self.cams,
-                                         affines, cfg, sigma, min_conf)  # (B, K', V, J, h, w)
+                sel = assign_detections(props.centers[:, :k].float(), uv, conf, self.cams,
+                                        cfg.root_joint, min_conf,
+                                        cfg.detection_gate)  # (B, K', V, P)
+                person = render_person_heatmaps(sel, uv, conf, affines, cfg, sigma,
+                                                min_conf)  # (B, K', V, J, h, w)
             out = estimate_poses(cfg, self.model.pose_net, heatmaps, self.cams, affines,
                                  props.centers[:, :k], view_mask,
                                  person)  # joints (B, K', J, 3)
-        joints = out.joints.float().cpu().numpy()
+        if sel is not None and cfg.refine_gate is not None:
+            from ..refine import refine_with_detections
+
+            joints = refine_with_detections(out.joints, sel, uv, conf, self.cams, self.cameras,
+                                            min_conf, cfg.refine_gate, view_mask)
+        else:
+            joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()
         scores = props.scores[:, :k].float().cpu().numpy()
         centers = props.centers[:, :k].float().cpu().numpy()

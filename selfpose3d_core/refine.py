@@ -1,0 +1,102 @@
+"""Detections mode: refine pose_net's joints by triangulating the 2D detections they explain.
+
+pose_net's soft-argmax works on a cube of ``cube.size / cube.shape`` voxels (6.25 cm in
+the small config) fed by heatmaps at 1/4 of the input resolution; the 2D detections it was
+trained from are sub-pixel. Once a proposal has been matched to one detection per view
+(:func:`selfpose3d_core.person_heatmaps.assign_detections`, the same assignment that feeds
+its cube), each of its joints is re-estimated by robust weighted DLT
+(:func:`selfpose3d_core.geometry.triangulation.triangulate_robust`) from that detection's
+joint in every view where
+
+- the joint's confidence is at least ``min_conf``, and
+- it lies within ``gate`` × the detection's box diagonal of the projection of pose_net's
+  joint (so a flipped or misplaced 2D joint is not taken; pose_net decides which 2D joints
+  belong to the person, the detections only sharpen where they are).
+
+Joints seen that way in fewer than two views keep pose_net's estimate. Nothing here reads
+ground truth: the inputs are the network's output, the detections and the calibration.
+
+Shapes: B batch, K proposals, V views, P detections per view, J joints.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .geometry.camera import Camera, CameraTensors
+from .geometry.projection import project
+from .geometry.triangulation import triangulate_robust
+
+__all__ = ["box_diagonals", "refine_with_detections"]
+
+
+def box_diagonals(uv: torch.Tensor, conf: torch.Tensor, min_conf: float) -> torch.Tensor:
+    """Diagonal (px) of the box around each detection's confident joints.
+
+    Args:
+        uv: (B, V, P, J, 2) pixels (NaN = none); conf (B, V, P, J).
+    Returns:
+        (B, V, P) diagonals (0 where fewer than one confident joint).
+    """
+    ok = (conf >= min_conf) & (conf > 0) & torch.isfinite(uv).all(-1)  # (B, V, P, J)
+    big = torch.finfo(uv.dtype).max
+    lo = torch.where(ok[..., None], uv, torch.full_like(uv, big)).amin(-2)  # (B, V, P, 2)
+    hi = torch.where(ok[..., None], uv, torch.full_like(uv, -big)).amax(-2)
+    return torch.where(ok.any(-1), (hi - lo).norm(dim=-1), torch.zeros_like(lo[..., 0]))
+
+
+def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Tensor,
+                           conf: torch.Tensor, cams: CameraTensors, cameras: Sequence[Camera],
+                           min_conf: float, gate: float,
+                           view_mask: torch.Tensor | None = None,
+                           outlier_px: float = 15.0) -> np.ndarray:
+    """pose_net's joints, re-triangulated from the detections each proposal explains.
+
+    Args:
+        joints: (B, K, J, 3) pose_net joints (world, m).
+        sel: (B, K, V, P) one-hot detection of each view per proposal (all zeros = none).
+        uv: (B, V, P, J, 2) detections in full-image pixels (NaN = none).
+        conf: (B, V, P, J) joint confidences.
+        cams: the V cameras as tensors; cameras: the same V cameras (for the DLT).
+        min_conf: 2D joints below this confidence are not used.
+        gate: a view's joint is used when it lies within ``gate`` × its detection's box
+            diagonal of the projection of pose_net's joint.
+        view_mask: optional (B, V), 0 = camera missing.
+        outlier_px: the DLT drops its worst view when it reprojects farther than this.
+    Returns:
+        (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, pose_net's
+        elsewhere.
+    """
+    B, K, J = joints.shape[:3]
+    V = uv.shape[1]
+    if tuple(sel.shape) != (B, K, V, uv.shape[2]) or tuple(conf.shape) != tuple(uv.shape[:-1]):
+        raise ValueError(f"refine_with_detections: need sel (B, K, V, P) = ({B}, {K}, {V}, "
+                         f"{uv.shape[2]}) and conf {tuple(uv.shape[:-1])}; got "
+                         f"{tuple(sel.shape)} and {tuple(conf.shape)}")
+    out = joints.float().cpu().numpy()
+    if B * K == 0:
+        return out
+    sel = sel.float()
+    uv_k = torch.einsum("bkvp,bvpjc->bkvjc", sel, uv.nan_to_num(0.0))  # (B, K, V, J, 2)
+    conf_k = torch.einsum("bkvp,bvpj->bkvj", sel, conf.nan_to_num(0.0))  # (B, K, V, J)
+    finite = torch.isfinite(uv).all(-1).float()  # (B, V, P, J)
+    seen = torch.einsum("bkvp,bvpj->bkvj", sel, finite) > 0  # (B, K, V, J)
+    diag = torch.einsum("bkvp,bvp->bkv", sel, box_diagonals(uv, conf, min_conf))  # (B, K, V)
+    proj = project(joints.float().reshape(B, 1, K * J, 3), cams)  # uv (B, V, K·J, 2)
+    p_uv = proj.uv.reshape(B, V, K, J, 2).permute(0, 2, 1, 3, 4)  # → (B, K, V, J, 2)
+    p_ok = proj.valid.reshape(B, V, K, J).permute(0, 2, 1, 3)  # (B, V, K·J) → (B, K, V, J)
+    near = (uv_k - p_uv).norm(dim=-1) <= gate * diag[..., None]  # (B, K, V, J)
+    use = seen & near & p_ok & (conf_k >= min_conf) & (conf_k > 0)
+    if view_mask is not None:
+        use = use & (view_mask[:, None, :, None] > 0)
+    w = torch.where(use, conf_k, torch.zeros_like(conf_k))  # (B, K, V, J)
+    # one triangulation batch over every (frame, proposal, joint): N = B·K·J points
+    uv_n = uv_k.permute(2, 0, 1, 3, 4).reshape(V, B * K * J, 2)  # (V, N, 2)
+    w_n = w.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (V, N)
+    tri = triangulate_robust(uv_n.cpu().numpy(), cameras, w_n.cpu().numpy(),
+                             outlier_px=outlier_px)
+    pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
+    return np.where(np.isfinite(pts), pts, out).astype(np.float32)

@@ -1,0 +1,111 @@
+"""Detections mode's refinement: pose_net's joints re-triangulated from the 2D joints of
+the detections each proposal was assigned (selfpose3d_core.refine)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from helpers import ring_rig
+
+from selfpose3d_core.geometry import stack_cameras
+from selfpose3d_core.geometry.grid import VoxelGrid
+from selfpose3d_core.models import build_model, model_preset
+from selfpose3d_core.models.estimator import Estimator
+from selfpose3d_core.person_heatmaps import assign_detections
+from selfpose3d_core.refine import box_diagonals, refine_with_detections
+
+torch.set_num_threads(2)
+J = 15
+
+
+def _scene(distortion=True):
+    """Two people 1.2 m apart seen by 4 cameras: cameras, tensors, detections
+    (1, V, 2, J, 2), conf (1, V, 2, J), people (2, J, 3)."""
+    cams = ring_rig(4, distortion=distortion)
+    rng = np.random.default_rng(0)
+    body = rng.uniform(-0.3, 0.3, (J, 3)) * [1, 1, 2.5] + [0, 0, 1.0]
+    body[2] = [0, 0, 1.0]
+    people = np.stack([body + [-0.6, 0, 0], body + [0.6, 0.1, 0]])  # (2, J, 3)
+    uv = np.stack([c.project(people.reshape(-1, 3)).reshape(2, J, 2) for c in cams])
+    conf = np.full(uv.shape[:-1], 0.9)
+    return (cams, stack_cameras(cams), torch.tensor(uv[None], dtype=torch.float32),
+            torch.tensor(conf[None], dtype=torch.float32), people)
+
+
+def _assign(ct, uv, conf, people):
+    centers = torch.tensor(people[None, :, 2], dtype=torch.float32)  # (1, 2, 3)
+    return assign_detections(centers, uv, conf, ct, root_joint=2, min_conf=0.2, gate=0.3)
+
+
+def test_box_diagonals():
+    uv = torch.tensor([[[[[0.0, 0.0], [3.0, 4.0], [100.0, 100.0]]]]])  # (1, 1, 1, 3, 2)
+    conf = torch.tensor([[[[0.9, 0.9, 0.1]]]])
+    assert box_diagonals(uv, conf, 0.2).item() == pytest.approx(5.0)
+    assert box_diagonals(uv, conf * 0, 0.2).item() == 0.0
+
+
+def test_noisy_joints_snap_to_the_detections():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    rng = np.random.default_rng(1)
+    noisy = people + rng.normal(0, 0.03, people.shape)  # pose_net 3 cm off
+    out = refine_with_detections(torch.tensor(noisy[None], dtype=torch.float32), sel, uv,
+                                 conf, ct, cams, min_conf=0.2, gate=0.2)
+    assert out.shape == (1, 2, J, 3) and out.dtype == np.float32
+    err = np.linalg.norm(out[0] - people, axis=-1)
+    assert err.max() < 2e-3, err  # exact detections: the triangulation is exact
+    assert np.linalg.norm(noisy - people, axis=-1).mean() > 0.03
+
+
+def test_gate_keeps_wrong_2d_joints_out_and_two_views_are_needed():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    joints = torch.tensor(people[None], dtype=torch.float32)
+    bad = uv.clone()
+    bad[0, 0, 0, 5] += 200.0  # view 0: person 0's joint 5 detected far from the body
+    out = refine_with_detections(joints, sel, bad, conf, ct, cams, 0.2, gate=0.1)
+    assert np.linalg.norm(out[0, 0, 5] - people[0, 5]) < 2e-3  # the other 3 views
+    # joint 7 confident in one view only: pose_net's estimate is kept exactly
+    low = conf.clone()
+    low[0, 1:, 0, 7] = 0.05
+    shifted = joints.clone()
+    shifted[0, 0, 7] += 0.01
+    out = refine_with_detections(shifted, sel, uv, low, ct, cams, 0.2, gate=0.1)
+    np.testing.assert_array_equal(out[0, 0, 7], shifted[0, 0, 7].numpy())
+    # a missing camera is not used: with 3 of 4 views masked nothing is refined
+    mask = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    out = refine_with_detections(shifted, sel, uv, conf, ct, cams, 0.2, 0.1, view_mask=mask)
+    np.testing.assert_array_equal(out, shifted.numpy())
+    # a proposal with no detection assigned keeps its joints
+    out = refine_with_detections(shifted, torch.zeros_like(sel), uv, conf, ct, cams, 0.2, 0.1)
+    np.testing.assert_array_equal(out, shifted.numpy())
+    with pytest.raises(ValueError, match="refine_with_detections"):
+        refine_with_detections(joints, sel[:, :1, :2], uv, conf, ct, cams, 0.2, 0.1)
+
+
+def test_config_and_estimator():
+    assert model_preset("small").refine_gate is None
+    with pytest.raises(ValueError, match="refine_gate"):
+        dataclasses.replace(model_preset("small"), detection_gate=0.0, refine_gate=0.2)
+    with pytest.raises(ValueError, match="refine_gate"):
+        dataclasses.replace(model_preset("small"), detection_gate=0.3, refine_gate=-1.0)
+    cams, ct, uv, conf, people = _scene(distortion=False)
+    cfg = dataclasses.replace(model_preset("small"), room=VoxelGrid(
+        center=(0, 0, 1), size=(4, 4, 2), shape=(24, 24, 12)), max_people=4,
+        detection_gate=0.3, root_input_threshold=0.5)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    torch.nn.init.zeros_(model.root_net.v2v.out.weight)  # people from the fused input
+    torch.nn.init.zeros_(model.root_net.v2v.out.bias)
+    raw = Estimator(model, cams, threshold=0.5).estimate_from_detections(uv, conf, 2.0, 0.2)[0]
+    ref_model = build_model(dataclasses.replace(cfg, refine_gate=0.2))
+    ref_model.load_state_dict(model.state_dict())
+    ref = Estimator(ref_model, cams, threshold=0.5).estimate_from_detections(
+        uv, conf, 2.0, 0.2)[0]
+    assert len(raw.joints) == len(ref.joints) == 2
+    np.testing.assert_array_equal(raw.root_scores, ref.root_scores)
+    order = np.argsort(raw.roots[:, 0])  # left person first, as in `people`
+    e_raw = np.linalg.norm(raw.joints[order] - people, axis=-1)  # (2, J)
+    e_ref = np.linalg.norm(ref.joints[order] - people, axis=-1)
+    assert np.median(e_ref) < 2e-3 < np.median(e_raw), (np.median(e_ref), np.median(e_raw))
