@@ -26,10 +26,25 @@ from .geometry.projection import project
 from .models.config import ModelConfig
 from .training.losses import pseudo_heatmap_targets
 
-__all__ = ["assign_detections", "render_person_heatmaps", "person_heatmaps"]
+__all__ = ["box_diagonals", "assign_detections", "render_person_heatmaps", "person_heatmaps"]
 
 #: A detection needs at least this many confident joints to be assigned to a proposal.
 MIN_JOINTS = 3
+
+
+def box_diagonals(uv: torch.Tensor, conf: torch.Tensor, min_conf: float) -> torch.Tensor:
+    """Diagonal (px) of the box around each detection's confident joints.
+
+    Args:
+        uv: (B, V, P, J, 2) pixels (NaN = none); conf (B, V, P, J).
+    Returns:
+        (B, V, P) diagonals (0 where no joint is confident).
+    """
+    ok = (conf >= min_conf) & (conf > 0) & torch.isfinite(uv).all(-1)  # (B, V, P, J)
+    big = torch.finfo(uv.dtype).max
+    lo = torch.where(ok[..., None], uv, torch.full_like(uv, big)).amin(-2)  # (B, V, P, 2)
+    hi = torch.where(ok[..., None], uv, torch.full_like(uv, -big)).amax(-2)
+    return torch.where(ok.any(-1), (hi - lo).norm(dim=-1), torch.zeros_like(lo[..., 0]))
 
 
 def assign_detections(centers: torch.Tensor, uv: torch.Tensor, conf: torch.Tensor,
@@ -65,9 +80,7 @@ def assign_detections(centers: torch.Tensor, uv: torch.Tensor, conf: torch.Tenso
     root_ok = ok[..., root_joint]  # (B, V, P)
     anchor = torch.where(root_ok[..., None], pts[..., root_joint, :], mean)  # (B, V, P, 2)
     big = torch.finfo(uv.dtype).max
-    lo = torch.where(ok[..., None], uv, torch.full_like(uv, big)).amin(-2)  # (B, V, P, 2)
-    hi = torch.where(ok[..., None], uv, torch.full_like(uv, -big)).amax(-2)
-    diag = (hi - lo).norm(dim=-1).nan_to_num(0.0)  # (B, V, P)
+    diag = box_diagonals(uv, conf, min_conf)  # (B, V, P)
     usable = n >= MIN_JOINTS  # (B, V, P)
     proj = project(centers[:, None], cams)  # uv (B, V, K, 2)
     d = (proj.uv[:, :, :, None] - anchor[:, :, None]).norm(dim=-1)  # (B, V, K, P)

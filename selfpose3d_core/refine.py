@@ -29,23 +29,9 @@ import torch
 from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
 from .geometry.triangulation import triangulate_robust
+from .person_heatmaps import box_diagonals
 
-__all__ = ["box_diagonals", "refine_with_detections"]
-
-
-def box_diagonals(uv: torch.Tensor, conf: torch.Tensor, min_conf: float) -> torch.Tensor:
-    """Diagonal (px) of the box around each detection's confident joints.
-
-    Args:
-        uv: (B, V, P, J, 2) pixels (NaN = none); conf (B, V, P, J).
-    Returns:
-        (B, V, P) diagonals (0 where fewer than one confident joint).
-    """
-    ok = (conf >= min_conf) & (conf > 0) & torch.isfinite(uv).all(-1)  # (B, V, P, J)
-    big = torch.finfo(uv.dtype).max
-    lo = torch.where(ok[..., None], uv, torch.full_like(uv, big)).amin(-2)  # (B, V, P, 2)
-    hi = torch.where(ok[..., None], uv, torch.full_like(uv, -big)).amax(-2)
-    return torch.where(ok.any(-1), (hi - lo).norm(dim=-1), torch.zeros_like(lo[..., 0]))
+__all__ = ["refine_with_detections"]
 
 
 def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Tensor,

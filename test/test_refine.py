@@ -12,8 +12,8 @@ from selfpose3d_core.geometry import stack_cameras
 from selfpose3d_core.geometry.grid import VoxelGrid
 from selfpose3d_core.models import build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator
-from selfpose3d_core.person_heatmaps import assign_detections
-from selfpose3d_core.refine import box_diagonals, refine_with_detections
+from selfpose3d_core.person_heatmaps import assign_detections, box_diagonals
+from selfpose3d_core.refine import refine_with_detections
 
 torch.set_num_threads(2)
 J = 15
