@@ -38,6 +38,11 @@ What it does, per ``--split``:
    counts all its limbs wrong. Actors 1–3 are ``gt.txt`` ids 0–2 (the ids of VoxelPose's
    ``actorsGT.mat``; id 3, the 4th person, is not scored, as is the custom).
 
+``--eval-on train`` (with ``--checkpoint``) scores the split's training frames instead
+(held-out: 300–449, whose ground truth training never reads): a validation set on which to
+choose inference settings (``--threshold``, ``--input-threshold``, ``--refine-gate``)
+without looking at the test frames; it writes ``OUT/<split>_on_train/``.
+
 Prints a markdown table (PCP per actor, average, per limb group) and writes
 ``OUT/<split>/pcp.json`` and ``pcp.md``. Numbers are measured on each run; none are
 stored here.
@@ -270,13 +275,16 @@ def pcp_row(name: str, preds15: Sequence[np.ndarray], gts: Sequence[dict]) -> tu
 # ---------------------------------------------------------------------------- main
 def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     train_frames, eval_frames = SPLITS[split]
+    if args.eval_on == "train":  # validation: the training frames' GT, never the test frames
+        eval_frames = train_frames
     frames = list(eval_frames)[::args.frame_step]
-    out = args.out / split
+    out = args.out / (split if args.eval_on == "test" else f"{split}_on_train")
     info: dict = {"split": split, "train_frames": [SHELF_FIRST_FRAME + train_frames[0],
                                                    SHELF_FIRST_FRAME + train_frames[-1]],
                   "eval_frames": [SHELF_FIRST_FRAME + frames[0],
                                   SHELF_FIRST_FRAME + frames[-1]],
-                  "frame_step": args.frame_step, "joint_set": args.joint_set}
+                  "frame_step": args.frame_step, "joint_set": args.joint_set,
+                  "eval_on": args.eval_on}
     if args.checkpoint is not None:
         ckpt, label = args.checkpoint, f"SelfPose3d ({args.checkpoint.name})"
         info["training"] = {"checkpoint": str(ckpt), "trained_here": False}
@@ -308,9 +316,10 @@ def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     table = markdown_table(rows, COLUMNS)
     trained = (f"trained on frames {info['train_frames'][0]}–{info['train_frames'][1]}"
                if args.checkpoint is None else f"model {args.checkpoint} (trained elsewhere)")
+    on = "" if args.eval_on == "test" else " (its training frames: validation)"
     head = (f"Shelf PCP %, {split} split: {trained}, evaluated on {len(frames)} frames "
             f"{info['eval_frames'][0]}–{info['eval_frames'][1]}"
-            + (f" (every {args.frame_step})" if args.frame_step > 1 else "")
+            + (f" (every {args.frame_step})" if args.frame_step > 1 else "") + on
             + f"; our model {fps:.1f} frames/s; 'missed' = actor-frames without any "
               f"prediction (counted wrong)")
     write_json(out / "pcp.json", {**info, "pcp": results, "table": rows})
@@ -352,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input-threshold", type=float, default=None,
                     help="root_input_threshold of our model: root_net's fused input as a "
                          "recall safety net (default: the checkpoint's)")
+    ap.add_argument("--eval-on", choices=("test", "train"), default="test",
+                    help="test (default): the split's evaluation frames; train: its training "
+                         "frames instead (heldout: 300-449), a validation set for choosing "
+                         "inference settings (--threshold, --input-threshold, --refine-gate) "
+                         "without looking at the test frames; needs --checkpoint")
     ap.add_argument("--frame-step", type=int, default=1,
                     help="evaluate every N-th frame of the split (quick checks; default 1)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -370,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--frame-step must be >= 1")
     if not (args.src / "gt.txt").is_file():
         ap.error(f"{args.src}: not the shelf_4dassociation folder (no gt.txt)")
+    if args.eval_on == "train" and args.checkpoint is None:
+        ap.error("--eval-on train scores a trained model: give --checkpoint")
     if args.checkpoint is not None and not args.checkpoint.is_file():
         ap.error(f"checkpoint not found: {args.checkpoint}")
     data = ensure_datasets(args.src, args.out / "data", args.joint_set)

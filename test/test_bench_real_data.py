@@ -75,3 +75,23 @@ def test_reprojection_errors_match_the_right_detection():
     grid = realdata.grid_at_pitch((0, 0, 1), (8, 8, 2), VoxelGrid((0, 0, 1), (6, 6, 2),
                                                                   (40, 40, 16)))
     assert all(n % 4 == 0 for n in grid.shape) and abs(grid.pitch[0] - 6 / 39) < 0.01
+
+
+def test_shelf_validation_scores_the_training_frames_only(tmp_path, capsys):
+    """``--eval-on train`` (validation for inference settings) scores frames 300–449 of
+    the held-out split, never its test frames 450–600, and needs a checkpoint."""
+    src = SHARED_DATA / "shelf_4dassociation"
+    if not (src / "gt.txt").is_file():
+        pytest.fail(f"real data folder missing: {src}")
+    bench = _bench("shelf_pcp")
+    with pytest.raises(SystemExit):
+        bench.main(["--out", str(tmp_path), "--split", "heldout", "--eval-on", "train"])
+    ckpt = REPO / "checkpoints" / "selfpose3d_small_synthetic.pt"
+    assert bench.main(["--out", str(tmp_path), "--split", "heldout", "--eval-on", "train",
+                       "--checkpoint", str(ckpt), "--frame-step", "50"]) == 0
+    assert "(its training frames: validation)" in capsys.readouterr().out
+    info = json.loads((tmp_path / "heldout_on_train" / "pcp.json").read_text())
+    assert info["eval_on"] == "train" and info["eval_frames"] == [300, 400]
+    assert not (tmp_path / "heldout" / "pcp.json").exists()
+    rows = {r["method"]: r for r in info["table"]}
+    assert rows["triangulation baseline"]["frames"] == 3  # frames 300, 350, 400
