@@ -275,10 +275,9 @@ def pcp_row(name: str, preds15: Sequence[np.ndarray], gts: Sequence[dict]) -> tu
 # ---------------------------------------------------------------------------- main
 def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     train_frames, eval_frames = SPLITS[split]
-    if args.eval_on == "train":  # validation: the training frames' GT, never the test frames
-        eval_frames = train_frames
-    frames = list(eval_frames)[::args.frame_step]
-    out = args.out / (split if args.eval_on == "test" else f"{split}_on_train")
+    validating = args.eval_on == "train"  # the training frames' GT, never the test frames
+    frames = list(train_frames if validating else eval_frames)[::args.frame_step]
+    out = args.out / (f"{split}_on_train" if validating else split)
     info: dict = {"split": split, "train_frames": [SHELF_FIRST_FRAME + train_frames[0],
                                                    SHELF_FIRST_FRAME + train_frames[-1]],
                   "eval_frames": [SHELF_FIRST_FRAME + frames[0],
@@ -316,7 +315,7 @@ def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
     table = markdown_table(rows, COLUMNS)
     trained = (f"trained on frames {info['train_frames'][0]}–{info['train_frames'][1]}"
                if args.checkpoint is None else f"model {args.checkpoint} (trained elsewhere)")
-    on = "" if args.eval_on == "test" else " (its training frames: validation)"
+    on = " (its training frames: validation)" if validating else ""
     head = (f"Shelf PCP %, {split} split: {trained}, evaluated on {len(frames)} frames "
             f"{info['eval_frames'][0]}–{info['eval_frames'][1]}"
             + (f" (every {args.frame_step})" if args.frame_step > 1 else "") + on
