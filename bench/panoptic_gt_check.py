@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                         m = models[s.name]
                         pred = predict_dataset(m.estimator, ds, None, "detections",
                                                m.sigma, m.min_conf)
-                        ours += [FramePoses.make(k.joints, None, k.root_scores)
+                        ours += [FramePoses.make(k.joints, None, k.scores)
                                  for k in pred.skeletons]
                     methods.append((f"SelfPose3d ({args.checkpoint.name})", ours))
                 for name, preds in methods:

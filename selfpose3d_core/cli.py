@@ -465,9 +465,10 @@ def _cmd_infer(args) -> int:
         out["frames"].append({"frame": int(f), "timestamp": float(ds.timestamps[f]),
                               "people": [{"joints": np.round(j, 4).tolist(),
                                           "confidence": np.round(c, 3).tolist(),
-                                          "root_score": round(float(s), 4)}
-                                         for j, c, s in zip(sk.joints, sk.confidence,
-                                                            sk.root_scores)]})
+                                          "root_score": round(float(r), 4),
+                                          "score": round(float(s), 4)}
+                                         for j, c, r, s in zip(sk.joints, sk.confidence,
+                                                               sk.root_scores, sk.scores)]})
     write_json(args.out / "poses3d.json", out)
     n_png = 0
     if args.overlay_every > 0:

@@ -83,14 +83,15 @@ def evaluate_predictions(skeletons: Sequence, frames: Sequence[int],
                          gt: GroundTruth3D) -> PanopticResult:
     """Panoptic-protocol AP / Recall / MPJPE of predictions against the dataset's GT.
 
-    ``skeletons``: per frame, anything with ``joints`` (P, J, 3) and ``root_scores`` or
-    ``scores`` (P,) — :class:`Skeletons` or the triangulation baseline's ``Poses3D``.
+    ``skeletons``: per frame, anything with ``joints`` (P, J, 3) and ``scores`` (P,) that
+    rank the people — :class:`Skeletons` (root score × mean joint confidence) or the
+    triangulation baseline's ``Poses3D``.
     """
     preds, gts = [], []
     for s, f in zip(skeletons, frames):
         g = gt.frame(int(f))
         J = s.joints.shape[1] if len(s.joints) else 15
-        scores = s.root_scores if hasattr(s, "root_scores") else s.scores
+        scores = s.scores
         preds.append(FramePoses.make(s.joints if len(s.joints) else np.zeros((0, J, 3)),
                                      scores=scores))
         gts.append(FramePoses.make(g.joints[:, :J] if g.num_people else np.zeros((0, J, 3)),

@@ -89,3 +89,34 @@ def test_pcp_limb_threshold():
     r = evaluate_pcp([pred[None]], [{0: gt}], actors=[0])
     assert r.per_group[0]["lower_legs"] == 100.0
     assert r.per_group[0]["lower_arms"] == 50.0
+
+
+def test_person_score_ranks_ghosts_with_weak_joint_evidence_last():
+    """Skeletons.scores = root score × mean joint confidence, and evaluate_predictions ranks
+    by it: a ghost with a high root score but little cross-view joint evidence no longer
+    comes before a real person."""
+    from types import SimpleNamespace
+
+    from selfpose3d_core.inference import evaluate_predictions
+    from selfpose3d_core.models.estimator import Skeletons
+
+    rng = np.random.default_rng(3)
+    g = _person(rng, np.array([0.0, 0.0, 1.0]))
+    ghost = _person(rng, np.array([3.0, 0.0, 1.0]))
+    conf = np.stack([np.full(15, 0.6), np.full(15, 0.1)])  # person, ghost
+    sk = Skeletons(joints=np.stack([g + 0.01, ghost]), confidence=conf,
+                   root_scores=np.array([0.5, 0.9]), roots=np.zeros((2, 3)))
+    np.testing.assert_allclose(sk.scores, [0.3, 0.09], rtol=1e-6)
+    empty = Skeletons(np.zeros((0, 15, 3)), np.zeros((0, 15)), np.zeros(0), np.zeros((0, 3)))
+    assert empty.scores.shape == (0,)
+
+    class OneFrameGT:
+        def frame(self, f):
+            return SimpleNamespace(joints=g[None], valid=np.ones((1, 15), bool), num_people=1)
+
+    r = evaluate_predictions([sk], [0], OneFrameGT())
+    assert r.ap[50] == pytest.approx(100.0)  # the person first: precision 1 at recall 1
+    # ranked by the root score alone the ghost would come first: AP 50
+    by_root = evaluate_panoptic([FramePoses.make(sk.joints, scores=sk.root_scores)],
+                                [FramePoses.make(g[None])])
+    assert by_root.ap[50] == pytest.approx(50.0)

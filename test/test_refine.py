@@ -109,3 +109,13 @@ def test_config_and_estimator():
     e_raw = np.linalg.norm(raw.joints[order] - people, axis=-1)  # (2, J)
     e_ref = np.linalg.norm(ref.joints[order] - people, axis=-1)
     assert np.median(e_ref) < 2e-3 < np.median(e_raw), (np.median(e_ref), np.median(e_raw))
+    # 2D joints below refine_min_conf are not used: with it above every confidence the
+    # refinement changes nothing
+    assert float(conf.max()) < 0.99
+    strict = build_model(dataclasses.replace(cfg, refine_gate=0.2, refine_min_conf=0.99))
+    strict.load_state_dict(model.state_dict())
+    same = Estimator(strict, cams, threshold=0.5).estimate_from_detections(
+        uv, conf, 2.0, 0.2)[0]
+    np.testing.assert_allclose(same.joints, raw.joints, atol=1e-6)
+    with pytest.raises(ValueError, match="refine_min_conf"):
+        dataclasses.replace(cfg, refine_min_conf=1.5)

@@ -256,6 +256,13 @@ class ModelConfig:
             that 2D joint lies within ``refine_gate`` × the detection's box diagonal of the
             joint's projection (:mod:`selfpose3d_core.refine`); pose_net decides which 2D
             joints belong to the person, the sub-pixel detections say where they are.
+        refine_min_conf: the refinement uses only 2D joints of at least this confidence
+            (and of at least the rendering's ``min_conf``). Low-confidence joints are the
+            occluded, noisy ones — the triangulation baseline's ``min_joint_conf`` for the
+            same reason. Measured with one self-supervised model (refine gate 0.2) on
+            synthetic validation rigs not used for anything else (seeds 202 / 201, 5 / 4
+            cameras): AP50 50.8 → 59.9 and 48.4 → 53.0, MPJPE 41.0 → 38.4 and 60.0 →
+            57.9 mm with 0.5 instead of the rendering's 0.2 (0.7: fewer joints refined).
         attention_input_scale: the attention net sees the network input resized by about
             this factor (to sizes divisible by 32; its maps are resized back to the heatmap
             size); 0.5 quarters its cost on a CPU budget. 1 = the reference.
@@ -287,6 +294,7 @@ class ModelConfig:
     detection_gate: float = 0.0
     root_input_threshold: float | None = None
     refine_gate: float | None = None
+    refine_min_conf: float = 0.5
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
@@ -343,6 +351,10 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.refine_gate must be None or > 0 with "
                                  f"detection_gate > 0, got refine_gate={self.refine_gate}, "
                                  f"detection_gate={self.detection_gate}")
+        set_(self, "refine_min_conf", float(self.refine_min_conf))
+        if not 0 <= self.refine_min_conf < 1:
+            raise ValueError(f"ModelConfig.refine_min_conf must be in [0, 1), got "
+                             f"{self.refine_min_conf}")
         if not self.root_dilate_px >= 0:
             raise ValueError(f"ModelConfig.root_dilate_px must be >= 0, got "
                              f"{self.root_dilate_px}")
