@@ -91,9 +91,8 @@ def evaluate_predictions(skeletons: Sequence, frames: Sequence[int],
     for s, f in zip(skeletons, frames):
         g = gt.frame(int(f))
         J = s.joints.shape[1] if len(s.joints) else 15
-        scores = s.scores
         preds.append(FramePoses.make(s.joints if len(s.joints) else np.zeros((0, J, 3)),
-                                     scores=scores))
+                                     scores=s.scores))
         gts.append(FramePoses.make(g.joints[:, :J] if g.num_people else np.zeros((0, J, 3)),
                                    visible=g.valid[:, :J] if g.num_people else None))
     return evaluate_panoptic(preds, gts)

@@ -65,9 +65,7 @@ class Skeletons(NamedTuple):
         mean joint confidence 0.46–0.60 for people found within 50 mm, 10th–90th
         percentile, against 0.18–0.32 for ghosts), so this ranks them below the people.
         """
-        if self.joints.shape[0] == 0:
-            return np.zeros(0, dtype=np.float32)
-        conf = np.asarray(self.confidence, dtype=np.float32).reshape(self.joints.shape[0], -1)
+        conf = np.asarray(self.confidence, dtype=np.float32)  # (P, J)
         return np.asarray(self.root_scores, dtype=np.float32) * conf.mean(axis=1)
 
 
