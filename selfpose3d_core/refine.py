@@ -13,6 +13,11 @@ joint in every view where
   joint (so a flipped or misplaced 2D joint is not taken; pose_net decides which 2D joints
   belong to the person, the detections only sharpen where they are).
 
+With ``reassign`` (``ModelConfig.refine_reassign``) the proposal first re-picks, per view,
+the detection its whole skeleton explains best (:func:`reassign_by_pose`): the assignment
+that fed its cube looked only at the root, and where two people overlap in a view the
+detection nearest the projected root can be the other person's.
+
 Joints seen that way in fewer than two views keep pose_net's estimate. Nothing here reads
 ground truth: the inputs are the network's output, the detections and the calibration.
 
@@ -29,16 +34,17 @@ import torch
 from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
 from .geometry.triangulation import triangulate_robust
-from .person_heatmaps import box_diagonals
+from .person_heatmaps import MIN_JOINTS, box_diagonals
 
-__all__ = ["refine_with_detections"]
+__all__ = ["refine_with_detections", "reassign_by_pose"]
 
 
 def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Tensor,
                            conf: torch.Tensor, cams: CameraTensors, cameras: Sequence[Camera],
                            min_conf: float, gate: float,
                            view_mask: torch.Tensor | None = None,
-                           outlier_px: float = 15.0) -> np.ndarray:
+                           outlier_px: float = 15.0,
+                           reassign: float | None = None) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -52,6 +58,10 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
             diagonal of the projection of pose_net's joint.
         view_mask: optional (B, V), 0 = camera missing.
         outlier_px: the DLT drops its worst view when it reprojects farther than this.
+        reassign: when given, ``sel`` is replaced by :func:`reassign_by_pose` with this
+            ``max_cost`` before triangulating (the root-based assignment picks, per view,
+            the detection nearest the proposal's root; pose_net's whole skeleton tells
+            people apart better where two of them overlap in a view).
     Returns:
         (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, pose_net's
         elsewhere.
@@ -66,6 +76,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     if B * K == 0:
         return out
     sel = sel.float()
+    if reassign is not None:
+        sel = reassign_by_pose(joints, uv, conf, cams, min_conf, reassign)
     uv_k = torch.einsum("bkvp,bvpjc->bkvjc", sel, uv.nan_to_num(0.0))  # (B, K, V, J, 2)
     conf_k = torch.einsum("bkvp,bvpj->bkvj", sel, conf.nan_to_num(0.0))  # (B, K, V, J)
     finite = torch.isfinite(uv).all(-1).float()  # (B, V, P, J)
@@ -86,3 +98,49 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                              outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     return np.where(np.isfinite(pts), pts, out).astype(np.float32)
+
+
+
+def reassign_by_pose(joints: torch.Tensor, uv: torch.Tensor, conf: torch.Tensor,
+                     cams: CameraTensors, min_conf: float, max_cost: float) -> torch.Tensor:
+    """Which detection of each view each proposal's whole skeleton explains.
+
+    The cost of a (proposal, detection) pair in a view is the median, over the detection's
+    joints of confidence ≥ ``min_conf``, of the pixel distance between that 2D joint and
+    the projection of pose_net's same joint, divided by the detection's box diagonal.
+    Each proposal takes per view its cheapest detection with ≥ 3 such joints when the cost
+    is at most ``max_cost``, none otherwise (two proposals may take the same detection).
+
+    Args:
+        joints: (B, K, J, 3) pose_net joints (world, m).
+        uv: (B, V, P, J, 2) detections in full-image pixels (NaN = none).
+        conf: (B, V, P, J) joint confidences.
+        cams: the V cameras as tensors.
+    Returns:
+        (B, K, V, P) float one-hot (all zeros where no detection qualifies).
+    """
+    if joints.dim() != 4 or uv.dim() != 5 or conf.shape != uv.shape[:-1] \
+            or uv.shape[0] != joints.shape[0] or uv.shape[3] != joints.shape[2]:
+        raise ValueError(f"reassign_by_pose: need joints (B, K, J, 3), uv (B, V, P, J, 2), "
+                         f"conf (B, V, P, J); got {tuple(joints.shape)}, {tuple(uv.shape)}, "
+                         f"{tuple(conf.shape)}")
+    if not max_cost > 0:
+        raise ValueError(f"reassign_by_pose: max_cost must be > 0, got {max_cost}")
+    B, K, J = joints.shape[:3]
+    V, P = uv.shape[1:3]
+    if K == 0 or P == 0:
+        return uv.new_zeros(B, K, V, P)
+    joints = joints.to(uv.dtype)
+    proj = project(joints.reshape(B, 1, K * J, 3), cams)  # uv (B, V, K·J, 2)
+    p_uv = proj.uv.reshape(B, V, K, J, 2)  # (B, V, K·J, 2) → (B, V, K, J, 2)
+    ok = (conf >= min_conf) & (conf > 0) & torch.isfinite(uv).all(-1)  # (B, V, P, J)
+    d = (p_uv[:, :, :, None] - uv.nan_to_num(0.0)[:, :, None]).norm(dim=-1)  # (B, V, K, P, J)
+    d = torch.where(ok[:, :, None], d, torch.full_like(d, float("nan")))
+    med = d.nanmedian(-1).values  # (B, V, K, P)
+    usable = ok.sum(-1) >= MIN_JOINTS  # (B, V, P)
+    cost = med / box_diagonals(uv, conf, min_conf).clamp(min=1.0)[:, :, None]  # (B, V, K, P)
+    cost = torch.where(usable[:, :, None] & torch.isfinite(cost), cost,
+                       torch.full_like(cost, float("inf")))
+    best, idx = cost.min(-1)  # (B, V, K)
+    onehot = torch.nn.functional.one_hot(idx, P).to(uv.dtype) * (best <= max_cost)[..., None]
+    return onehot.permute(0, 2, 1, 3)  # (B, V, K, P) → (B, K, V, P)

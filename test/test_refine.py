@@ -13,7 +13,7 @@ from selfpose3d_core.geometry.grid import VoxelGrid
 from selfpose3d_core.models import build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator
 from selfpose3d_core.person_heatmaps import assign_detections, box_diagonals
-from selfpose3d_core.refine import refine_with_detections
+from selfpose3d_core.refine import reassign_by_pose, refine_with_detections
 
 torch.set_num_threads(2)
 J = 15
@@ -82,6 +82,40 @@ def test_gate_keeps_wrong_2d_joints_out_and_two_views_are_needed():
     np.testing.assert_array_equal(out, shifted.numpy())
     with pytest.raises(ValueError, match="refine_with_detections"):
         refine_with_detections(joints, sel[:, :1, :2], uv, conf, ct, cams, 0.2, 0.1)
+
+
+def test_reassign_by_pose_fixes_a_root_based_swap():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)  # (1, 2, V, 2)
+    joints = torch.tensor(people[None], dtype=torch.float32)
+    noisy = joints + 0.02 * torch.randn(joints.shape, generator=torch.Generator().manual_seed(0))
+    new = reassign_by_pose(noisy, uv, conf, ct, min_conf=0.2, max_cost=0.1)
+    torch.testing.assert_close(new, sel)  # each skeleton takes its own detections
+    # the root-based assignment took the other person's detection in view 1: the
+    # triangulation (no per-joint gate here) mixes two people unless the skeleton re-picks
+    swapped = sel.clone()
+    swapped[0, :, 1] = sel[0, :, 1].flip(0)
+    mixed = refine_with_detections(noisy, swapped, uv, conf, ct, cams, 0.2, gate=10.0,
+                                   outlier_px=1e9)
+    fixed = refine_with_detections(noisy, swapped, uv, conf, ct, cams, 0.2, gate=10.0,
+                                   outlier_px=1e9, reassign=0.1)
+    assert np.linalg.norm(fixed[0] - people, axis=-1).max() < 2e-3
+    assert np.linalg.norm(mixed[0] - people, axis=-1).mean() > 0.05
+    # the order of the detections does not matter
+    perm = reassign_by_pose(noisy, uv.flip(2), conf.flip(2), ct, 0.2, 0.1)
+    torch.testing.assert_close(perm, sel.flip(3))
+    # a skeleton that explains no detection well enough takes none; a view where no detection has
+    # three confident joints offers none
+    assert reassign_by_pose(noisy, uv, conf, ct, 0.2, 1e-4).sum() == 0
+    low = conf.clone()
+    low[0, 2, :, 2:] = 0.05  # two confident joints left
+    assert reassign_by_pose(noisy, uv, low, ct, 0.2, 0.1)[0, :, 2].sum() == 0
+    with pytest.raises(ValueError, match="reassign_by_pose"):
+        reassign_by_pose(noisy[0], uv, conf, ct, 0.2, 0.1)
+    with pytest.raises(ValueError, match="max_cost"):
+        reassign_by_pose(noisy, uv, conf, ct, 0.2, 0.0)
+    with pytest.raises(ValueError, match="refine_reassign"):
+        dataclasses.replace(model_preset("small"), refine_reassign=0.0)
 
 
 def test_config_and_estimator():
