@@ -13,7 +13,7 @@ from selfpose3d_core.geometry.affine import letterbox_affine
 from selfpose3d_core.geometry.grid import VoxelGrid
 from selfpose3d_core.geometry.unproject import sampling_grid, unproject
 from selfpose3d_core.models import ModelConfig, build_model, model_preset, root_proposals
-from selfpose3d_core.models.estimator import Estimator
+from selfpose3d_core.models.estimator import Estimator, duplicate_skeletons
 from selfpose3d_core.models.pipeline import estimate_poses, room_input
 from selfpose3d_core.models.root_net import merge_proposals
 from selfpose3d_core.person_heatmaps import assign_detections, person_heatmaps
@@ -181,6 +181,64 @@ class TestInputFallback:
         assert len(out.roots) == 2  # both people, from the fused input alone
         d = np.linalg.norm(out.roots[:, None] - people[None, :, 2], axis=-1)  # (2, 2)
         assert d.min(1).max() < 0.25
+
+
+class TestDuplicatesAndFallbackWindow:
+    """``duplicate_radius`` (skeleton-level NMS) and ``root_input_nms_radius``."""
+
+    def test_duplicate_skeletons(self):
+        rng = np.random.default_rng(1)
+        a = rng.uniform(-0.5, 0.5, (15, 3))
+        joints = np.stack([a, a + 0.03, a + [1.0, 0, 0], a + 0.02, a])[None]  # (1, 5, J, 3)
+        joints[0, 3, :5] = np.nan  # a duplicate with missing joints still counts
+        scores = np.array([[0.5, 0.9, 0.8, 0.3, 0.4]])
+        valid = np.array([[True, True, True, True, False]])
+        dup = duplicate_skeletons(joints, scores, valid, 0.1)
+        # 1 (0.9) and 2 (0.8, 1 m away) stay; 0 and 3 repeat 1; 4 is not valid
+        assert dup.tolist() == [[True, False, False, True, False]]
+        # fast NMS: compared with every higher-ranked valid person, suppressed or not
+        assert not duplicate_skeletons(joints, scores, valid, 0.01).any()
+        # order-invariant: permuting the people permutes the answer
+        perm = rng.permutation(5)
+        dup_p = duplicate_skeletons(joints[:, perm], scores[:, perm], valid[:, perm], 0.1)
+        assert dup_p.tolist() == dup[:, perm].tolist()
+        # ties: the earlier one is kept
+        two = np.stack([a, a])[None]
+        assert duplicate_skeletons(two, np.ones((1, 2)), np.ones((1, 2), bool),
+                                   0.1).tolist() == [[False, True]]
+        with pytest.raises(ValueError, match="duplicate_skeletons"):
+            duplicate_skeletons(joints[0], scores, valid, 0.1)
+
+    def test_config(self):
+        cfg = dataclasses.replace(model_preset("small"), room=VoxelGrid(
+            center=(0, 0, 1), size=(6, 6, 2), shape=(40, 40, 16)), nms_radius=0.3)
+        assert cfg.root_input_nms_radius == 0.15 and cfg.duplicate_radius == 0.1
+        assert cfg.nms_kernel == (5, 5, 7) and cfg.input_nms_kernel == (3, 3, 5)
+        assert dataclasses.replace(cfg, root_input_nms_radius=None).input_nms_kernel == (
+            5, 5, 7)
+        for name in ("root_input_nms_radius", "duplicate_radius"):
+            with pytest.raises(ValueError, match=name):
+                dataclasses.replace(cfg, **{name: 0.0})
+
+    def test_estimator_drops_a_duplicate_proposal(self):
+        """Two root proposals on one person give one skeleton with ``duplicate_radius``."""
+        cams, ct, uv, conf, people = _two_people_scene()
+        uv, conf = uv[:, :, :1], conf[:, :, :1]  # one person
+        cfg = dataclasses.replace(model_preset("small"), room=VoxelGrid(
+            center=(0, 0, 1), size=(4, 4, 2), shape=(24, 24, 12)), max_people=4,
+            detection_gate=0.3, nms_radius=0.1)
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        est = Estimator(model, cams, threshold=0.0)
+        hm = est.estimate_from_detections(uv, conf, 2.0, 0.2)[0]
+        assert len(hm.joints) >= 2  # threshold 0: several peaks of an untrained root_net
+        ded = Estimator(build_model(dataclasses.replace(cfg, duplicate_radius=1e3)), cams,
+                        threshold=0.0)
+        ded.model.load_state_dict(model.state_dict())
+        out = ded.estimate_from_detections(uv, conf, 2.0, 0.2)[0]
+        assert len(out.joints) == 1  # everything within 1 km of the best one is dropped
+        np.testing.assert_allclose(out.joints[0], hm.joints[np.argmax(hm.root_scores)],
+                                   atol=1e-5)
 
 
 def _two_people_scene():

@@ -69,6 +69,36 @@ class Skeletons(NamedTuple):
         return np.asarray(self.root_scores, dtype=np.float32) * conf.mean(axis=1)
 
 
+def duplicate_skeletons(joints: np.ndarray, scores: np.ndarray, valid: np.ndarray,
+                        radius: float) -> np.ndarray:
+    """Skeleton-level "fast NMS": which people repeat a higher-scored one.
+
+    Args:
+        joints: (B, K, J, 3) metres (NaN joints are ignored).
+        scores: (B, K) person scores; valid: (B, K) bool.
+        radius: metres; person i duplicates j when score_j > score_i (ties: j before i)
+            and the mean distance over the joints both have is < radius.
+    Returns:
+        (B, K) bool: valid people that duplicate a valid higher-ranked one (compared with
+        every such person, suppressed or not: no sequential loop).
+    """
+    if joints.ndim != 4 or joints.shape[-1] != 3 or scores.shape != joints.shape[:2] \
+            or valid.shape != scores.shape:
+        raise ValueError(f"duplicate_skeletons: joints must be (B, K, J, 3) with scores and "
+                         f"valid (B, K), got {joints.shape}, {scores.shape}, {valid.shape}")
+    K = joints.shape[1]
+    d = np.linalg.norm(joints[:, :, None] - joints[:, None], axis=-1)  # (B, K, K, J)
+    both = np.isfinite(d)
+    mean = np.where(both, d, 0).sum(-1) / np.maximum(both.sum(-1), 1)  # (B, K, K)
+    mean = np.where(both.any(-1), mean, np.inf)
+    idx = np.arange(K)
+    higher = (scores[:, None, :] > scores[:, :, None]) | (
+        (scores[:, None, :] == scores[:, :, None]) & (idx[None, None, :] < idx[None, :, None])
+    )  # (B, K, K): [b, i, j] = j ranks above i
+    close = (mean < radius) & higher & valid[:, None, :]
+    return valid & close.any(-1)
+
+
 def load_checkpoint_file(path: str | Path, map_location="cpu") -> dict:
     """Load a checkpoint on ``map_location`` (never needs the GPU; no code is unpickled)."""
     from ..training.checkpoint import load_checkpoint
@@ -231,7 +261,8 @@ class Estimator:
                                    self.threshold, nms_kernel=cfg.nms_kernel)
             if cfg.root_input_threshold is not None:  # recall safety net (see ModelConfig)
                 extra = root_proposals(rv.input.float(), cfg.room, cfg.max_people,
-                                       cfg.root_input_threshold, nms_kernel=cfg.nms_kernel)
+                                       cfg.root_input_threshold,
+                                       nms_kernel=cfg.input_nms_kernel)
                 props = merge_proposals(props, extra, cfg.nms_radius, cfg.max_people)
             # valid proposals come first: run pose_net on the first K' ≤ K of every frame
             k = max(int(props.valid.sum(1).max()), 1)
@@ -261,6 +292,8 @@ class Estimator:
         scores = props.scores[:, :k].float().cpu().numpy()
         centers = props.centers[:, :k].float().cpu().numpy()
         valid = props.valid[:, :k].cpu().numpy()
+        if cfg.duplicate_radius is not None:
+            valid = valid & ~duplicate_skeletons(joints, scores, valid, cfg.duplicate_radius)
         return [Skeletons(joints=joints[b][valid[b]], confidence=conf[b][valid[b]],
                           root_scores=scores[b][valid[b]], roots=centers[b][valid[b]])
                 for b in range(B)]
