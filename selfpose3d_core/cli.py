@@ -363,7 +363,8 @@ def _estimator(args, dataset):
     ck = load_checkpoint_file(args.checkpoint)
     overrides = {k: v for k, v in (
         ("root_input_threshold", getattr(args, "input_threshold", None)),
-        ("refine_gate", getattr(args, "refine_gate", None))) if v is not None}
+        ("refine_gate", getattr(args, "refine_gate", None)),
+        ("refine_wide_gate", getattr(args, "refine_wide_gate", None))) if v is not None}
     if overrides:  # inference-only settings: the weights do not depend on them
         import dataclasses
 
@@ -394,6 +395,9 @@ def _add_eval_args(p) -> None:
     p.add_argument("--refine-gate", type=float,
                    help="refine_gate (detections mode): joints re-triangulated from the "
                         "detections each person was assigned (default: model's)")
+    p.add_argument("--refine-wide-gate", type=float,
+                   help="refine_wide_gate: joints with < 2 views within the refine gate use "
+                        "the views within this wider one (default: model's)")
     p.add_argument("--drop-view", type=int, action="append", default=[],
                    help="treat this view index as a missing camera (repeatable)")
 

@@ -44,7 +44,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                            min_conf: float, gate: float,
                            view_mask: torch.Tensor | None = None,
                            outlier_px: float = 15.0,
-                           reassign: float | None = None) -> np.ndarray:
+                           reassign: float | None = None,
+                           wide_gate: float | None = None) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -62,6 +63,9 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
             ``max_cost`` before triangulating (the root-based assignment picks, per view,
             the detection nearest the proposal's root; pose_net's whole skeleton tells
             people apart better where two of them overlap in a view).
+        wide_gate: when given and > ``gate``, a joint with fewer than two views within
+            ``gate`` is triangulated from the views within ``wide_gate`` instead (pose_net's
+            worst joints — wrists, ankles — are the ones the narrow gate rejects).
     Returns:
         (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, pose_net's
         elsewhere.
@@ -86,10 +90,14 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     proj = project(joints.float().reshape(B, 1, K * J, 3), cams)  # uv (B, V, K·J, 2)
     p_uv = proj.uv.reshape(B, V, K, J, 2).permute(0, 2, 1, 3, 4)  # → (B, K, V, J, 2)
     p_ok = proj.valid.reshape(B, V, K, J).permute(0, 2, 1, 3)  # (B, V, K·J) → (B, K, V, J)
-    near = (uv_k - p_uv).norm(dim=-1) <= gate * diag[..., None]  # (B, K, V, J)
-    use = seen & near & p_ok & (conf_k >= min_conf) & (conf_k > 0)
+    dist = (uv_k - p_uv).norm(dim=-1)  # (B, K, V, J) pixels
+    ok = seen & p_ok & (conf_k >= min_conf) & (conf_k > 0)
     if view_mask is not None:
-        use = use & (view_mask[:, None, :, None] > 0)
+        ok = ok & (view_mask[:, None, :, None] > 0)
+    use = ok & (dist <= gate * diag[..., None])
+    if wide_gate is not None and wide_gate > gate:
+        wide = ok & (dist <= wide_gate * diag[..., None])
+        use = torch.where(use.sum(2, keepdim=True) >= 2, use, wide)  # (B, K, V, J)
     w = torch.where(use, conf_k, torch.zeros_like(conf_k))  # (B, K, V, J)
     # one triangulation batch over every (frame, proposal, joint): N = B·K·J points
     uv_n = uv_k.permute(2, 0, 1, 3, 4).reshape(V, B * K * J, 2)  # (V, N, 2)

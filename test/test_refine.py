@@ -84,6 +84,31 @@ def test_gate_keeps_wrong_2d_joints_out_and_two_views_are_needed():
         refine_with_detections(joints, sel[:, :1, :2], uv, conf, ct, cams, 0.2, 0.1)
 
 
+def test_wide_gate_takes_joints_the_narrow_gate_rejects():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    joints = torch.tensor(people[None], dtype=torch.float32)
+    off = joints.clone()
+    off[0, 0, 5] += torch.tensor([0.15, 0.0, 0.0])  # pose_net's wrist 15 cm off
+    narrow = refine_with_detections(off, sel, uv, conf, ct, cams, 0.2, gate=0.02)
+    np.testing.assert_array_equal(narrow[0, 0, 5], off[0, 0, 5].numpy())  # kept as it was
+    wide = refine_with_detections(off, sel, uv, conf, ct, cams, 0.2, gate=0.02, wide_gate=1.0)
+    assert np.linalg.norm(wide[0, 0, 5] - people[0, 5]) < 2e-3  # triangulated
+    # joints that pass the narrow gate are unchanged by the wide one
+    np.testing.assert_allclose(np.delete(wide, 5, axis=2), np.delete(narrow, 5, axis=2))
+    # a 2D joint outside the wide gate too is still not taken
+    bad = uv.clone()
+    bad[0, :, 0, 5] += 500.0
+    kept = refine_with_detections(off, sel, bad, conf, ct, cams, 0.2, gate=0.02, wide_gate=0.3)
+    np.testing.assert_array_equal(kept[0, 0, 5], off[0, 0, 5].numpy())
+    # a wide gate not above the narrow one changes nothing
+    same = refine_with_detections(off, sel, uv, conf, ct, cams, 0.2, gate=0.02, wide_gate=0.01)
+    np.testing.assert_array_equal(same, narrow)
+    with pytest.raises(ValueError, match="refine_wide_gate"):
+        dataclasses.replace(model_preset("small"), detection_gate=0.3, refine_gate=0.2,
+                            refine_wide_gate=0.0)
+
+
 def test_reassign_by_pose_fixes_a_root_based_swap():
     cams, ct, uv, conf, people = _scene()
     sel = _assign(ct, uv, conf, people)  # (1, 2, V, 2)

@@ -285,7 +285,8 @@ class Estimator:
             joints = refine_with_detections(out.joints, sel, uv, conf, self.cams, self.cameras,
                                             max(min_conf, cfg.refine_min_conf),
                                             cfg.refine_gate, view_mask,
-                                            reassign=cfg.refine_reassign)
+                                            reassign=cfg.refine_reassign,
+                                            wide_gate=cfg.refine_wide_gate)
         else:
             joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()
