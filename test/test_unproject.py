@@ -61,6 +61,22 @@ def test_fusion_is_masked_mean_and_clamped():
     assert vol2.max() == 1.0  # clamped
 
 
+def test_tiny_values_are_flushed_to_zero_not_denormal():
+    cams = ring_rig(3)
+    ct = stack_cameras(cams)
+    A = torch.as_tensor(np.stack([letterbox_affine((640, 480), IN)] * 3),
+                        dtype=torch.float32)[None]
+    pts = torch.tensor([[[0.0, 0.0, 1.0]]])
+    sg = sampling_grid(pts, ct, A, IN, HM)
+    levels = torch.tensor([1e-40, 1e-20, 5e-7, 2e-6, 0.3])  # 1e-40 is a float32 denormal
+    hm = levels[None, None, :, None, None].expand(1, 3, 5, HM[1], HM[0])  # (1, V, J=5, H, W)
+    vol = unproject(hm, sg)[0, :, 0]  # (J,)
+    assert vol[:3].tolist() == [0.0, 0.0, 0.0]
+    np.testing.assert_allclose(vol[3:], levels[3:], rtol=1e-4)
+    tiny = torch.finfo(torch.float32).tiny  # smallest normal
+    assert not ((vol != 0) & (vol.abs() < tiny)).any()
+
+
 def test_gradcheck_unprojection():
     assert gradcheck_unproject(seed=0)  # raises with the details on failure
 
