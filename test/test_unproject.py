@@ -68,13 +68,20 @@ def test_tiny_values_are_flushed_to_zero_not_denormal():
                         dtype=torch.float32)[None]
     pts = torch.tensor([[[0.0, 0.0, 1.0]]])
     sg = sampling_grid(pts, ct, A, IN, HM)
-    levels = torch.tensor([1e-40, 1e-20, 5e-7, 2e-6, 0.3])  # 1e-40 is a float32 denormal
+    levels = torch.tensor([1e-40, 1e-39, 1e-30, 5e-7, 0.3])  # 1e-40, 1e-39: float32 denormals
     hm = levels[None, None, :, None, None].expand(1, 3, 5, HM[1], HM[0])  # (1, V, J=5, H, W)
     vol = unproject(hm, sg)[0, :, 0]  # (J,)
-    assert vol[:3].tolist() == [0.0, 0.0, 0.0]
-    np.testing.assert_allclose(vol[3:], levels[3:], rtol=1e-4)
+    assert vol[:2].tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(vol[2:], levels[2:], rtol=1e-4)  # normal numbers are kept
     tiny = torch.finfo(torch.float32).tiny  # smallest normal
     assert not ((vol != 0) & (vol.abs() < tiny)).any()
+    # with gradients: the same values, and the flushed ones still pass their gradient
+    hm_g = hm.clone().requires_grad_(True)
+    vol_g = unproject(hm_g, sg)[0, :, 0]
+    assert vol_g.tolist() == vol.tolist()
+    vol_g.sum().backward()
+    grad = hm_g.grad[0].sum((0, 2, 3))  # (J,) summed over views and pixels
+    assert (grad > 0).all(), grad
 
 
 def test_gradcheck_unprojection():
