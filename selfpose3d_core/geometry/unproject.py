@@ -110,9 +110,8 @@ def unproject(heatmaps: torch.Tensor, sg: SamplingGrid,
         fused = num / (num_views.to(num.dtype)[:, None, None] + FUSE_EPS)
     fused = fused.clamp(0.0, 1.0)
     small = fused < torch.finfo(fused.dtype).tiny  # denormals (see the note above)
-    if fused.requires_grad:  # exact zeros forward, gradients as if kept (straight through)
-        return fused - torch.where(small, fused, torch.zeros_like(fused)).detach()
-    return fused.masked_fill(small, 0.0)
+    # exact zeros forward (x − x = 0), gradients as if kept (straight through)
+    return fused - (fused * small).detach()
 
 
 class SamplingGridCache:
