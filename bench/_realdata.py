@@ -23,15 +23,16 @@ log = logging.getLogger("bench.realdata")
 
 
 class LoadedModel(NamedTuple):
-    """Fields: estimator (:class:`~selfpose3d_core.models.estimator.Estimator`); sigma and
-    min_conf (the detection rendering the model was trained with); room (the grid used);
-    trained_room (the grid in the checkpoint)."""
+    """Fields: estimator (:class:`~selfpose3d_core.models.estimator.Estimator`); sigma,
+    min_conf and derived_conf (how the model was trained to read and render detections);
+    room (the grid used); trained_room (the grid in the checkpoint)."""
 
     estimator: object
     sigma: float
     min_conf: float
     room: VoxelGrid
     trained_room: VoxelGrid
+    derived_conf: str = "min"
 
 
 def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "cpu",
@@ -81,8 +82,9 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
              [round(v, 2) for v in trained_room.center],
              [round(v, 2) for v in trained_room.size], est.threshold, cfg.root_input_threshold,
              cfg.refine_gate)
+    # checkpoints from before TrainConfig.derived_conf read their detections with "min"
     return LoadedModel(est, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
-                       cfg.room, trained_room)
+                       cfg.room, trained_room, str(tc.get("derived_conf", "min")))
 
 
 def grid_at_pitch(center: Sequence[float], size: Sequence[float], like: VoxelGrid

@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                                                             args.threshold)
                         m = models[s.name]
                         pred = predict_dataset(m.estimator, ds, None, "detections",
-                                               m.sigma, m.min_conf)
+                                               m.sigma, m.min_conf,
+                                               derived_conf=m.derived_conf)
                         ours += [FramePoses.make(k.joints, None, k.scores)
                                  for k in pred.skeletons]
                     methods.append((f"SelfPose3d ({args.checkpoint.name})", ours))

@@ -255,7 +255,8 @@ def evaluate(args, name: str, root: Path, scale, checkpoints: list[tuple[str, Pa
     overlay_frames = sorted({0, ds.num_frames // 2, ds.num_frames - 1})
     for k, (label, ckpt) in enumerate(checkpoints):
         m = load_estimator(ckpt, ds.cameras, args.device, args.room, args.threshold)
-        pred = predict_dataset(m.estimator, ds, None, "detections", m.sigma, m.min_conf)
+        pred = predict_dataset(m.estimator, ds, None, "detections", m.sigma, m.min_conf,
+                               derived_conf=m.derived_conf)
         rows.append(figures(name, label, ds, [s.joints for s in pred.skeletons], scale,
                             pred.fps, args.gate_px))
         for f in overlay_frames:

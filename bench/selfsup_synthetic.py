@@ -84,7 +84,8 @@ def _evaluate(ckpt: Path, test_dir: Path, device: str = "cpu",
     tc = load_checkpoint_file(ckpt)["train_config"]
     m = load_estimator(ckpt, ds.cameras, device, "model", input_threshold=input_threshold,
                        refine_gate=refine_gate)
-    pred = predict_dataset(m.estimator, ds, None, tc["heatmap_source"], m.sigma, m.min_conf)
+    pred = predict_dataset(m.estimator, ds, None, tc["heatmap_source"], m.sigma, m.min_conf,
+                           derived_conf=m.derived_conf)
     res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(test_dir))
     return {**res.as_dict(), "fps": pred.fps}
 

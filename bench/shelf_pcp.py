@@ -246,7 +246,7 @@ def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int
     m = load_estimator(checkpoint, ds.cameras, device, room, threshold, input_threshold,
                        refine_gate)
     pred = predict_dataset(m.estimator, ds, frames, "detections", sigma=m.sigma,
-                           min_conf=m.min_conf)
+                           min_conf=m.min_conf, derived_conf=m.derived_conf)
     return [s.joints for s in pred.skeletons], pred.fps
 
 

@@ -187,8 +187,8 @@ def _cmd_demo(args) -> int:
     gt = GroundTruth3D(test_dir)
     eval_args = argparse.Namespace(checkpoint=run / "model.pt", heatmap_source=None,
                                    device=args.device, threshold=None)
-    est, source, sigma, min_conf = _estimator(eval_args, ds)
-    pred = predict_dataset(est, ds, None, source, sigma, min_conf)
+    est, source, sigma, min_conf, derived = _estimator(eval_args, ds)
+    pred = predict_dataset(est, ds, None, source, sigma, min_conf, derived_conf=derived)
     res = evaluate_predictions(pred.skeletons, pred.frames, gt)
     base = run_triangulation_baseline(ds, TriangulationBaselineConfig())
     res_b = evaluate_predictions(base, range(ds.num_frames), gt)
@@ -378,7 +378,9 @@ def _estimator(args, dataset):
     source = args.heatmap_source or tc.get("heatmap_source", "images")
     est = Estimator(model, dataset.cameras, device=args.device,
                     threshold=getattr(args, "threshold", None))
-    return est, source, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2))
+    # checkpoints from before TrainConfig.derived_conf read their detections with "min"
+    return (est, source, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
+            str(tc.get("derived_conf", "min")))
 
 
 def _add_eval_args(p) -> None:
@@ -418,9 +420,10 @@ def _predict(args):
     from .inference import predict_dataset
 
     ds = MultiViewDataset(args.dataset)
-    est, source, sigma, min_conf = _estimator(args, ds)
+    est, source, sigma, min_conf, derived = _estimator(args, ds)
     frames = _frames_arg(args.frames, ds.num_frames)
-    return ds, predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view)
+    return ds, predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view,
+                               derived_conf=derived)
 
 
 def _cmd_eval(args) -> int:

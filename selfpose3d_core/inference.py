@@ -35,10 +35,11 @@ class Prediction(NamedTuple):
 
 
 def detection_heatmaps(dataset: MultiViewDataset, frame: int, est: Estimator, sigma: float,
-                       min_conf: float, max_people: int = 10) -> torch.Tensor:
+                       min_conf: float, max_people: int = 10,
+                       derived_conf: str = "mean") -> torch.Tensor:
     """"Detections mode" input: the frame's 2D detections rendered as confidence-weighted
     heatmaps in each view's letterboxed input, (1, V, J, h, w)."""
-    pp = frame_pseudo_poses(dataset, frame, max_people)
+    pp = frame_pseudo_poses(dataset, frame, max_people, derived_conf)
     uv = torch.from_numpy(pp.uv)[None].to(est.device)  # (1, V, P, J, 2)
     conf = torch.from_numpy(pp.conf)[None].to(est.device)
     t, _ = pseudo_heatmap_targets(uv, conf, est.affines[None], est.config, sigma, min_conf)
@@ -48,13 +49,15 @@ def detection_heatmaps(dataset: MultiViewDataset, frame: int, est: Estimator, si
 def predict_dataset(est: Estimator, dataset: MultiViewDataset,
                     frames: Sequence[int] | None = None, heatmap_source: str = "images",
                     sigma: float = 2.0, min_conf: float = 0.2,
-                    drop_views: Sequence[int] = ()) -> Prediction:
+                    drop_views: Sequence[int] = (), derived_conf: str = "mean") -> Prediction:
     """Estimate every frame (or ``frames``) of a dataset.
 
     Args:
         est: the estimator (its cameras must be the dataset's).
         heatmap_source: "images" (the 2D backbone) or "detections".
-        sigma, min_conf: detection rendering (detections mode).
+        sigma, min_conf, derived_conf: how the detections are read and rendered
+            (detections mode; the training config's ``heatmap_sigma``, ``min_conf``,
+            ``derived_conf``).
         drop_views: view indices to treat as missing (camera-dropout experiments).
     """
     frames = list(range(dataset.num_frames)) if frames is None else list(frames)
@@ -66,7 +69,7 @@ def predict_dataset(est: Estimator, dataset: MultiViewDataset,
                     for v in range(dataset.num_views)]
             out.append(est.estimate(imgs))
         elif heatmap_source == "detections":
-            pp = frame_pseudo_poses(dataset, f, max_people=10)
+            pp = frame_pseudo_poses(dataset, f, 10, derived_conf)
             mask = torch.ones(1, dataset.num_views, device=est.device)
             mask[0, list(drop_views)] = 0.0
             out.append(est.estimate_from_detections(pp.uv[None], pp.conf[None], sigma,

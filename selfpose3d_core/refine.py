@@ -18,7 +18,11 @@ the detection its whole skeleton explains best (:func:`reassign_by_pose`): the a
 that fed its cube looked only at the root, and where two people overlap in a view the
 detection nearest the projected root can be the other person's.
 
-Joints seen that way in fewer than two views keep pose_net's estimate. Nothing here reads
+Joints seen that way in fewer than two views keep pose_net's estimate. With ``midpoints``,
+a joint that the detections define as the midpoint of two others (COCO-17 has no neck or
+mid-hip: :data:`~selfpose3d_core.skeleton.PANOPTIC15_MIDPOINTS`) becomes the midpoint of
+those two where both were triangulated: each is then measured directly, while the
+detections' midpoint is off by half the error of a hidden source. Nothing here reads
 ground truth: the inputs are the network's output, the detections and the calibration.
 
 Shapes: B batch, K proposals, V views, P detections per view, J joints.
@@ -35,8 +39,18 @@ from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
 from .geometry.triangulation import triangulate_robust
 from .person_heatmaps import MIN_JOINTS, box_diagonals
+from .skeleton import PANOPTIC15, PANOPTIC15_MIDPOINTS
 
-__all__ = ["refine_with_detections", "reassign_by_pose"]
+__all__ = ["refine_with_detections", "reassign_by_pose", "panoptic15_midpoints"]
+
+
+def panoptic15_midpoints(num_joints: int) -> list[tuple[int, int, int]]:
+    """``(j, a, b)`` for :data:`PANOPTIC15_MIDPOINTS` when the model predicts Panoptic-15
+    (``num_joints`` 15), none otherwise."""
+    if num_joints != PANOPTIC15.num_joints:
+        return []
+    i = PANOPTIC15.index
+    return [(i(j), i(a), i(b)) for j, (a, b) in PANOPTIC15_MIDPOINTS.items()]
 
 
 def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Tensor,
@@ -45,7 +59,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                            view_mask: torch.Tensor | None = None,
                            outlier_px: float = 15.0,
                            reassign: float | None = None,
-                           wide_gate: float | None = None) -> np.ndarray:
+                           wide_gate: float | None = None,
+                           midpoints: Sequence[tuple[int, int, int]] = ()) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -66,6 +81,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
         wide_gate: when given and > ``gate``, a joint with fewer than two views within
             ``gate`` is triangulated from the views within ``wide_gate`` instead (pose_net's
             worst joints — wrists, ankles — are the ones the narrow gate rejects).
+        midpoints: ``(j, a, b)`` joint indices: where joints a and b were both
+            triangulated, joint j becomes their midpoint.
     Returns:
         (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, pose_net's
         elsewhere.
@@ -105,6 +122,10 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     tri = triangulate_robust(uv_n.cpu().numpy(), cameras, w_n.cpu().numpy(),
                              outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
+    done = np.isfinite(pts).all(-1)  # (B, K, J)
+    for j, a, b in midpoints:  # a few named joints
+        both = (done[..., a] & done[..., b])[..., None]  # (B, K, 1)
+        pts[..., j, :] = np.where(both, 0.5 * (pts[..., a, :] + pts[..., b, :]), pts[..., j, :])
     return np.where(np.isfinite(pts), pts, out).astype(np.float32)
 
 

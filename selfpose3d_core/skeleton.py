@@ -47,6 +47,7 @@ __all__ = [
     "BODY25",
     "SHELF14",
     "JOINT_SETS",
+    "PANOPTIC15_MIDPOINTS",
     "SHELF_PCP_LIMBS",
     "conversion_matrix",
     "convert_joints",
@@ -213,9 +214,13 @@ def _head(alpha: float, beta: float) -> dict[str, float]:
     return {"neck": 1.0 - alpha + beta, "nose": alpha, "mid_hip": -beta}
 
 
+#: Panoptic-15 joints that COCO-17 detections give as midpoints of two other Panoptic-15
+#: joints: ``{joint: (a, b)}``.
+PANOPTIC15_MIDPOINTS: dict[str, tuple[str, str]] = {"neck": ("l_shoulder", "r_shoulder"),
+                                                    "mid_hip": ("l_hip", "r_hip")}
+
 _RULES: dict[tuple[str, str], dict[str, dict[str, float]]] = {
-    ("coco17", "panoptic15"): {"neck": _mid("l_shoulder", "r_shoulder"),
-                               "mid_hip": _mid("l_hip", "r_hip")},
+    ("coco17", "panoptic15"): {k: _mid(*ab) for k, ab in PANOPTIC15_MIDPOINTS.items()},
     ("body25", "panoptic15"): {},
     ("body25", "coco17"): {},
     ("panoptic15", "shelf14"): {
@@ -240,17 +245,24 @@ def conversion_matrix(src: JointSet, dst: JointSet) -> np.ndarray:
     return _matrix(src, dst, _RULES[key])
 
 
-def convert_joints(joints, src: JointSet, dst: JointSet, conf=None):
+def convert_joints(joints, src: JointSet, dst: JointSet, conf=None, conf_rule: str = "min"):
     """Convert joints between sets.
 
     Args:
         joints: (..., J_src, D) coordinates (numpy or torch; D = 2 or 3).
         src, dst: joint sets.
         conf: optional (..., J_src) confidences.
+        conf_rule: a derived joint's confidence from those of the source joints it uses:
+            ``"min"`` (as sure as its least sure source) or ``"mean"``. A midpoint whose one
+            source is occluded is still placed within half that source's error — a mid-hip
+            seen from the side, one hip hidden, is a usable root — which ``"min"`` throws
+            away; ``"mean"`` keeps it at a lowered confidence.
     Returns:
-        ``(joints (..., J_dst, D), conf (..., J_dst) or None)``; a derived joint's
-        confidence is the minimum over the source joints it uses.
+        ``(joints (..., J_dst, D), conf (..., J_dst) or None)``.
     """
+    if conf_rule not in ("min", "mean"):
+        raise ValueError(f"convert_joints: conf_rule must be 'min' or 'mean', got "
+                         f"{conf_rule!r}")
     if joints.shape[-2] != src.num_joints:
         raise ValueError(f"convert_joints: expected (..., {src.num_joints}, D) for "
                          f"{src.name}, got {tuple(joints.shape)}")
@@ -262,6 +274,9 @@ def convert_joints(joints, src: JointSet, dst: JointSet, conf=None):
         if conf is None:
             return out, None
         mask = torch.as_tensor(used, device=conf.device)
+        if conf_rule == "mean":
+            m = mask.to(conf.dtype)
+            return out, torch.einsum("ds,...s->...d", m, conf) / m.sum(-1)
         big = torch.full_like(conf[..., None, :].expand(*conf.shape[:-1], *used.shape), np.inf)
         c = torch.where(mask, conf[..., None, :].expand_as(big), big).amin(-1)
         return out, c
@@ -270,5 +285,8 @@ def convert_joints(joints, src: JointSet, dst: JointSet, conf=None):
     if conf is None:
         return out, None
     conf = np.asarray(conf)
+    if conf_rule == "mean":
+        w = used.astype(np.float64)
+        return out, np.einsum("ds,...s->...d", w, conf) / w.sum(-1)
     c = np.where(used, conf[..., None, :], np.inf).min(-1)
     return out, c

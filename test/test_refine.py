@@ -13,7 +13,12 @@ from selfpose3d_core.geometry.grid import VoxelGrid
 from selfpose3d_core.models import build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator
 from selfpose3d_core.person_heatmaps import assign_detections, box_diagonals
-from selfpose3d_core.refine import reassign_by_pose, refine_with_detections
+from selfpose3d_core.refine import (
+    panoptic15_midpoints,
+    reassign_by_pose,
+    refine_with_detections,
+)
+from selfpose3d_core.skeleton import PANOPTIC15
 
 torch.set_num_threads(2)
 J = 15
@@ -107,6 +112,33 @@ def test_wide_gate_takes_joints_the_narrow_gate_rejects():
     with pytest.raises(ValueError, match="refine_wide_gate"):
         dataclasses.replace(model_preset("small"), detection_gate=0.3, refine_gate=0.2,
                             refine_wide_gate=0.0)
+
+
+def test_midpoints_of_the_refined_shoulders_and_hips():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    joints = torch.tensor(people[None], dtype=torch.float32)
+    mids = panoptic15_midpoints(J)
+    i = PANOPTIC15.index
+    assert sorted(mids) == sorted([(i("neck"), i("l_shoulder"), i("r_shoulder")),
+                                   (i("mid_hip"), i("l_hip"), i("r_hip"))])
+    assert panoptic15_midpoints(17) == []
+    plain = refine_with_detections(joints, sel, uv, conf, ct, cams, 0.2, gate=0.2)
+    out = refine_with_detections(joints, sel, uv, conf, ct, cams, 0.2, gate=0.2,
+                                 midpoints=mids)
+    for j, a, b in mids:  # (the scene's neck and mid-hip are not midpoints)
+        np.testing.assert_allclose(out[0, :, j], 0.5 * (people[:, a] + people[:, b]), atol=2e-3)
+        assert np.linalg.norm(plain[0, :, j] - people[:, j], axis=-1).max() < 2e-3
+    others = [k for k in range(J) if k not in (i("neck"), i("mid_hip"))]
+    np.testing.assert_array_equal(out[:, :, others], plain[:, :, others])
+    # a hip seen in no view (below min_conf): the mid-hip keeps its own triangulation
+    low = conf.clone()
+    low[..., i("l_hip")] = 0.05
+    kept = refine_with_detections(joints, sel, uv, low, ct, cams, 0.2, gate=0.2,
+                                  midpoints=mids)
+    np.testing.assert_allclose(kept[0, :, i("mid_hip")], plain[0, :, i("mid_hip")], atol=1e-6)
+    with pytest.raises(ValueError, match="refine_midpoints"):
+        dataclasses.replace(model_preset("small"), refine_midpoints="yes")
 
 
 def test_reassign_by_pose_fixes_a_root_based_swap():

@@ -280,13 +280,15 @@ class Estimator:
                                  props.centers[:, :k], view_mask,
                                  person)  # joints (B, K', J, 3)
         if sel is not None and cfg.refine_gate is not None:
-            from ..refine import refine_with_detections
+            from ..refine import panoptic15_midpoints, refine_with_detections
 
             joints = refine_with_detections(out.joints, sel, uv, conf, self.cams, self.cameras,
                                             max(min_conf, cfg.refine_min_conf),
                                             cfg.refine_gate, view_mask,
                                             reassign=cfg.refine_reassign,
-                                            wide_gate=cfg.refine_wide_gate)
+                                            wide_gate=cfg.refine_wide_gate,
+                                            midpoints=panoptic15_midpoints(cfg.num_joints)
+                                            if cfg.refine_midpoints else ())
         else:
             joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()

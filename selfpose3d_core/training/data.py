@@ -38,8 +38,11 @@ class PseudoPoses(NamedTuple):
     conf: np.ndarray
 
 
-def frame_pseudo_poses(dataset: MultiViewDataset, frame: int, max_people: int) -> PseudoPoses:
-    """The frame's 2D detections → Panoptic-15, the ``max_people`` best-scored per view."""
+def frame_pseudo_poses(dataset: MultiViewDataset, frame: int, max_people: int,
+                       derived_conf: str = "mean") -> PseudoPoses:
+    """The frame's 2D detections → Panoptic-15, the ``max_people`` best-scored per view; a
+    joint the dataset's set lacks gets the ``derived_conf`` ("mean" or "min") of its
+    sources' confidences (``TrainConfig.derived_conf``)."""
     src = JOINT_SETS[dataset.joint_set]
     J = PANOPTIC15.num_joints
     V = dataset.num_views
@@ -49,7 +52,8 @@ def frame_pseudo_poses(dataset: MultiViewDataset, frame: int, max_people: int) -
         if kp.num_people == 0:
             continue
         order = np.argsort(-kp.scores, kind="stable")[:max_people]
-        k, c = convert_joints(kp.keypoints[order], src, PANOPTIC15, kp.conf[order])
+        k, c = convert_joints(kp.keypoints[order], src, PANOPTIC15, kp.conf[order],
+                              conf_rule=derived_conf)
         n = len(order)
         uv[v, :n] = k
         conf[v, :n] = c
@@ -106,7 +110,8 @@ class TrainData:
     def pseudo(self, frame: int) -> PseudoPoses:
         if frame not in self._pseudo:
             self._pseudo[frame] = frame_pseudo_poses(self.dataset, frame,
-                                                     self.cfg.max_people_per_view)
+                                                     self.cfg.max_people_per_view,
+                                                     self.cfg.derived_conf)
         return self._pseudo[frame]
 
     def images(self, frame: int) -> list[np.ndarray]:
