@@ -15,6 +15,7 @@ import numpy as np
 
 from selfpose3d_core.geometry.camera import Camera
 from selfpose3d_core.geometry.grid import VoxelGrid
+from selfpose3d_core.inference import detection_settings
 from selfpose3d_core.skeleton import JOINT_SETS, PANOPTIC15, convert_joints
 
 __all__ = ["LoadedModel", "load_estimator", "grid_at_pitch", "reprojection_errors"]
@@ -82,9 +83,8 @@ def load_estimator(checkpoint: Path, cameras: Sequence[Camera], device: str = "c
              [round(v, 2) for v in trained_room.center],
              [round(v, 2) for v in trained_room.size], est.threshold, cfg.root_input_threshold,
              cfg.refine_gate)
-    # checkpoints from before TrainConfig.derived_conf read their detections with "min"
-    return LoadedModel(est, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
-                       cfg.room, trained_room, str(tc.get("derived_conf", "min")))
+    sigma, min_conf, derived_conf = detection_settings(tc)
+    return LoadedModel(est, sigma, min_conf, cfg.room, trained_room, derived_conf)
 
 
 def grid_at_pitch(center: Sequence[float], size: Sequence[float], like: VoxelGrid

@@ -357,6 +357,7 @@ def _frames_arg(spec: str | None, n: int) -> list[int]:
 
 
 def _estimator(args, dataset):
+    from .inference import detection_settings
     from .models.estimator import Estimator, load_checkpoint_file
     from .models.model import model_from_checkpoint
 
@@ -378,9 +379,7 @@ def _estimator(args, dataset):
     source = args.heatmap_source or tc.get("heatmap_source", "images")
     est = Estimator(model, dataset.cameras, device=args.device,
                     threshold=getattr(args, "threshold", None))
-    # checkpoints from before TrainConfig.derived_conf read their detections with "min"
-    return (est, source, float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
-            str(tc.get("derived_conf", "min")))
+    return (est, source, *detection_settings(tc))
 
 
 def _add_eval_args(p) -> None:

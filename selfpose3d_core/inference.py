@@ -19,7 +19,8 @@ from .models.estimator import Estimator
 from .training.data import frame_pseudo_poses
 from .training.losses import pseudo_heatmap_targets
 
-__all__ = ["Prediction", "predict_dataset", "evaluate_predictions", "detection_heatmaps"]
+__all__ = ["Prediction", "predict_dataset", "evaluate_predictions", "detection_heatmaps",
+           "detection_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,15 @@ class Prediction(NamedTuple):
     skeletons: list
     seconds: float
     fps: float
+
+
+def detection_settings(train_config: dict) -> tuple[float, float, str]:
+    """``(sigma, min_conf, derived_conf)``: how a checkpoint's model was trained to read and
+    render detections, from its ``train_config`` (checkpoints from before
+    ``TrainConfig.derived_conf`` read theirs with "min")."""
+    tc = train_config or {}
+    return (float(tc.get("heatmap_sigma", 2.0)), float(tc.get("min_conf", 0.2)),
+            str(tc.get("derived_conf", "min")))
 
 
 def detection_heatmaps(dataset: MultiViewDataset, frame: int, est: Estimator, sigma: float,
