@@ -18,7 +18,12 @@ the detection its whole skeleton explains best (:func:`reassign_by_pose`): the a
 that fed its cube looked only at the root, and where two people overlap in a view the
 detection nearest the projected root can be the other person's.
 
-Joints seen that way in fewer than two views keep pose_net's estimate. With ``midpoints``,
+Joints seen that way in fewer than two views keep pose_net's estimate — or, with ``fill``,
+are triangulated by a DLT over every view of the proposal's detections weighted by their
+raw confidences however low, as the triangulation baseline fills its invalid joints: one
+confident view fixes the ray, the low-confidence guesses of the others its depth. Such
+joints (one confident view, often a false positive or another person's detection) are
+where pose_net is worst; the weighted DLT is less wrong there. With ``midpoints``,
 a joint that the detections define as the midpoint of two others (COCO-17 has no neck or
 mid-hip: :data:`~selfpose3d_core.skeleton.PANOPTIC15_MIDPOINTS`) becomes the midpoint of
 those two where both were triangulated: each is then measured directly, while the
@@ -37,7 +42,7 @@ import torch
 
 from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
-from .geometry.triangulation import triangulate_robust
+from .geometry.triangulation import triangulate_dlt, triangulate_robust
 from .person_heatmaps import MIN_JOINTS, box_diagonals
 from .skeleton import PANOPTIC15, PANOPTIC15_MIDPOINTS
 
@@ -60,7 +65,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                            outlier_px: float = 15.0,
                            reassign: float | None = None,
                            wide_gate: float | None = None,
-                           midpoints: Sequence[tuple[int, int, int]] = ()) -> np.ndarray:
+                           midpoints: Sequence[tuple[int, int, int]] = (),
+                           fill: bool = False) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -83,9 +89,12 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
             worst joints — wrists, ankles — are the ones the narrow gate rejects).
         midpoints: ``(j, a, b)`` joint indices: where joints a and b were both
             triangulated, joint j becomes their midpoint.
+        fill: joints with fewer than two qualifying views are triangulated from every view
+            of the proposal's detections, weighted by their confidences (≥ 1e-3), whatever
+            their confidence or distance to pose_net's joint.
     Returns:
-        (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, pose_net's
-        elsewhere.
+        (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify (with
+        ``fill``: where ≥ 2 views have the joint at all), pose_net's elsewhere.
     """
     B, K, J = joints.shape[:3]
     V = uv.shape[1]
@@ -108,9 +117,10 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     p_uv = proj.uv.reshape(B, V, K, J, 2).permute(0, 2, 1, 3, 4)  # → (B, K, V, J, 2)
     p_ok = proj.valid.reshape(B, V, K, J).permute(0, 2, 1, 3)  # (B, V, K·J) → (B, K, V, J)
     dist = (uv_k - p_uv).norm(dim=-1)  # (B, K, V, J) pixels
-    ok = seen & p_ok & (conf_k >= min_conf) & (conf_k > 0)
+    present = seen & p_ok & (conf_k > 0)  # (B, K, V, J)
     if view_mask is not None:
-        ok = ok & (view_mask[:, None, :, None] > 0)
+        present = present & (view_mask[:, None, :, None] > 0)
+    ok = present & (conf_k >= min_conf)
     use = ok & (dist <= gate * diag[..., None])
     if wide_gate is not None and wide_gate > gate:
         wide = ok & (dist <= wide_gate * diag[..., None])
@@ -123,6 +133,14 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                              outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     done = np.isfinite(pts).all(-1)  # (B, K, J)
+    if fill and not done.all():
+        w_all = torch.where(present, conf_k.clamp(min=1e-3), torch.zeros_like(conf_k))
+        w_all = w_all.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (B, K, V, J) → (V, N)
+        todo = ~done.reshape(-1)  # (N,)
+        pts = pts.reshape(B * K * J, 3)  # (B, K, J, 3) → (N, 3)
+        pts[todo] = triangulate_dlt(uv_n.cpu().numpy()[:, todo], cameras,
+                                    w_all.cpu().numpy()[:, todo]).points
+        pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     for j, a, b in midpoints:  # a few named joints
         both = (done[..., a] & done[..., b])[..., None]  # (B, K, 1)
         pts[..., j, :] = np.where(both, 0.5 * (pts[..., a, :] + pts[..., b, :]), pts[..., j, :])

@@ -141,6 +141,34 @@ def test_midpoints_of_the_refined_shoulders_and_hips():
         dataclasses.replace(model_preset("small"), refine_midpoints="yes")
 
 
+def test_fill_triangulates_joints_with_one_confident_view_from_every_view():
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    joints = torch.tensor(people[None], dtype=torch.float32)
+    off = joints.clone()
+    off[0, 0, 7] += torch.tensor([0.0, 0.2, 0.0])  # pose_net's knee 20 cm off
+    low = conf.clone()
+    low[0, 1:, 0, 7] = 0.05  # confident in view 0 only; the others are guesses
+    guess = uv.clone()
+    guess[0, 1:, 0, 7] += 6.0  # ... a few pixels off
+    kept = refine_with_detections(off, sel, guess, low, ct, cams, 0.2, gate=0.2)
+    np.testing.assert_array_equal(kept[0, 0, 7], off[0, 0, 7].numpy())
+    out = refine_with_detections(off, sel, guess, low, ct, cams, 0.2, gate=0.2, fill=True)
+    err = np.linalg.norm(out[0, 0, 7] - people[0, 7])
+    assert err < 0.05, err  # the confident view's ray, depth from the guesses
+    assert err < 0.5 * np.linalg.norm(kept[0, 0, 7] - people[0, 7])
+    # joints with two qualifying views are not touched by the fill
+    np.testing.assert_array_equal(np.delete(out, 7, axis=2), np.delete(kept, 7, axis=2))
+    # a joint present in one view only (the others' cameras missing) keeps pose_net's
+    mask = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    alone = refine_with_detections(off, sel, guess, low, ct, cams, 0.2, 0.2, view_mask=mask,
+                                   fill=True)
+    np.testing.assert_array_equal(alone, off.numpy())
+    assert model_preset("small").refine_fill is True
+    with pytest.raises(ValueError, match="refine_fill"):
+        dataclasses.replace(model_preset("small"), refine_fill=1)
+
+
 def test_reassign_by_pose_fixes_a_root_based_swap():
     cams, ct, uv, conf, people = _scene()
     sel = _assign(ct, uv, conf, people)  # (1, 2, V, 2)

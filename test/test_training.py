@@ -211,6 +211,28 @@ def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys, caplog):
     assert len(list((tmp_path / "inf").glob("overlay_*.png"))) == 2
 
 
+def test_cli_demo_end_to_end_on_a_few_frames(tmp_path, capsys):
+    """`selfpose3d demo` with a cut schedule: synthesis, training, the metrics table with
+    the network alone, with the input fallback + refinement, and the baseline, overlays."""
+    import json
+
+    import yaml
+
+    from selfpose3d_core.cli import main
+
+    (tmp_path / "sched.yaml").write_text(yaml.safe_dump(tiny_train_config(0.25).to_dict()))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--frames", "4", "--test-frames", "3",
+                 "--schedule", str(tmp_path / "sched.yaml"), "--threads", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "SelfPose3d (self-supervised, small)" in table and "refinement 0.2" in table
+    assert "triangulation baseline" in table
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"selfsup", "selfsup_refined", "triangulation"} <= set(metrics)
+    assert metrics["selfsup"]["num_frames"] == 3
+    assert len(list(out.glob("overlay_*.png"))) == 3
+
+
 def test_trainer_under_torchrun_two_gloo_ranks(tiny_dataset, tmp_path):
     """`selfpose3d train` launched by torchrun with 2 CPU processes (gloo): every stage runs
     under DDP, each step takes one frame per rank, and only rank 0 writes."""

@@ -287,6 +287,17 @@ class ModelConfig:
             detected mid-hip by half its error). Validation rigs 202 / 201 (one
             self-supervised model, fallback 0.3, gate 0.2): AP50 82.0 → 83.7 and 57.5 →
             58.4, MPJPE 35.5 → 34.8 and 53.4 → 52.5 mm.
+        refine_fill: joints that fewer than two views place within the refinement's gates
+            are triangulated by a DLT over every view of the proposal's detections, weighted
+            by their confidences however low (the triangulation baseline's fill), instead of
+            keeping pose_net's estimate (:func:`selfpose3d_core.refine.
+            refine_with_detections`). Those joints — one confident view, often a false
+            positive or another person's detection — are where pose_net is worst:
+            validation rigs 202 / 201 (one self-supervised model, fallback 0.3, gate 0.2),
+            AP50 83.7 → 84.2 and 58.4 → 60.1, MPJPE 34.8 → 34.0 and 52.5 → 50.3 mm
+            (accepting the fill only within 0.3 m of pose_net's joint: 34.2 / 51.9). A
+            pose_net that has learnt where occluded joints go does better without it (the
+            supervised upper bound on the synthetic test rigs; README, Benchmarks).
         root_input_nms_radius: the 3D NMS radius (m) for the peaks of the input fallback
             (``root_input_threshold``); None = ``nms_radius``. A person standing close to
             another is a separate but lower peak of the fused input on the neighbour's
@@ -336,6 +347,7 @@ class ModelConfig:
     refine_reassign: float | None = 0.1
     refine_wide_gate: float | None = 0.8
     refine_midpoints: bool = True
+    refine_fill: bool = True
     root_input_nms_radius: float | None = 0.15
     duplicate_radius: float | None = 0.1
 
@@ -400,9 +412,10 @@ class ModelConfig:
             if not self.refine_reassign > 0:
                 raise ValueError(f"ModelConfig.refine_reassign must be None or > 0, got "
                                  f"{self.refine_reassign}")
-        if not isinstance(self.refine_midpoints, bool):
-            raise ValueError(f"ModelConfig.refine_midpoints must be true or false, got "
-                             f"{self.refine_midpoints!r}")
+        for name in ("refine_midpoints", "refine_fill"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"ModelConfig.{name} must be true or false, got "
+                                 f"{getattr(self, name)!r}")
         if self.refine_wide_gate is not None:
             set_(self, "refine_wide_gate", float(self.refine_wide_gate))
             if not self.refine_wide_gate > 0:

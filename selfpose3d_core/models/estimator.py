@@ -288,7 +288,8 @@ class Estimator:
                                             reassign=cfg.refine_reassign,
                                             wide_gate=cfg.refine_wide_gate,
                                             midpoints=panoptic15_midpoints(cfg.num_joints)
-                                            if cfg.refine_midpoints else ())
+                                            if cfg.refine_midpoints else (),
+                                            fill=cfg.refine_fill)
         else:
             joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()
