@@ -295,9 +295,10 @@ class ModelConfig:
             positive or another person's detection — are where pose_net is worst:
             validation rigs 202 / 201 (one self-supervised model, fallback 0.3, gate 0.2),
             AP50 83.7 → 84.2 and 58.4 → 60.1, MPJPE 34.8 → 34.0 and 52.5 → 50.3 mm
-            (accepting the fill only within 0.3 m of pose_net's joint: 34.2 / 51.9). A
-            pose_net that has learnt where occluded joints go does better without it (the
-            supervised upper bound on the synthetic test rigs; README, Benchmarks).
+            (accepting the fill only within 0.3 m of pose_net's joint: 34.2 / 51.9; only
+            where pose_net's joint confidence is below 0.1 / 0.2 / 0.3: 34.5 / 34.3 / 34.1
+            and 52.4 / 52.2 / 51.3). For the supervised upper bound it is mixed (202: 33.3
+            → 33.9 mm, 201: 52.5 → 49.2 mm; README, Benchmarks).
         root_input_nms_radius: the 3D NMS radius (m) for the peaks of the input fallback
             (``root_input_threshold``); None = ``nms_radius``. A person standing close to
             another is a separate but lower peak of the fused input on the neighbour's
