@@ -129,8 +129,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     # one triangulation batch over every (frame, proposal, joint): N = B·K·J points
     uv_n = uv_k.permute(2, 0, 1, 3, 4).reshape(V, B * K * J, 2)  # (V, N, 2)
     w_n = w.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (V, N)
-    tri = triangulate_robust(uv_n.cpu().numpy(), cameras, w_n.cpu().numpy(),
-                             outlier_px=outlier_px)
+    uv_np = uv_n.cpu().numpy()
+    tri = triangulate_robust(uv_np, cameras, w_n.cpu().numpy(), outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     done = np.isfinite(pts).all(-1)  # (B, K, J)
     if fill and not done.all():
@@ -138,8 +138,7 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
         w_all = w_all.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (B, K, V, J) → (V, N)
         todo = ~done.reshape(-1)  # (N,)
         pts = pts.reshape(B * K * J, 3)  # (B, K, J, 3) → (N, 3)
-        pts[todo] = triangulate_dlt(uv_n.cpu().numpy()[:, todo], cameras,
-                                    w_all.cpu().numpy()[:, todo]).points
+        pts[todo] = triangulate_dlt(uv_np[:, todo], cameras, w_all.cpu().numpy()[:, todo]).points
         pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     for j, a, b in midpoints:  # a few named joints
         both = (done[..., a] & done[..., b])[..., None]  # (B, K, 1)

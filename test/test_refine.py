@@ -43,6 +43,14 @@ def _assign(ct, uv, conf, people):
     return assign_detections(centers, uv, conf, ct, root_joint=2, min_conf=0.2, gate=0.3)
 
 
+def _assigned_scene():
+    """:func:`_scene` plus each person's root-based detections sel (1, 2, V, 2) and the true
+    joints as pose_net's output (1, 2, J, 3)."""
+    cams, ct, uv, conf, people = _scene()
+    sel = _assign(ct, uv, conf, people)
+    return cams, ct, uv, conf, people, sel, torch.tensor(people[None], dtype=torch.float32)
+
+
 def test_box_diagonals():
     uv = torch.tensor([[[[[0.0, 0.0], [3.0, 4.0], [100.0, 100.0]]]]])  # (1, 1, 1, 3, 2)
     conf = torch.tensor([[[[0.9, 0.9, 0.1]]]])
@@ -64,9 +72,7 @@ def test_noisy_joints_snap_to_the_detections():
 
 
 def test_gate_keeps_wrong_2d_joints_out_and_two_views_are_needed():
-    cams, ct, uv, conf, people = _scene()
-    sel = _assign(ct, uv, conf, people)
-    joints = torch.tensor(people[None], dtype=torch.float32)
+    cams, ct, uv, conf, people, sel, joints = _assigned_scene()
     bad = uv.clone()
     bad[0, 0, 0, 5] += 200.0  # view 0: person 0's joint 5 detected far from the body
     out = refine_with_detections(joints, sel, bad, conf, ct, cams, 0.2, gate=0.1)
@@ -90,9 +96,7 @@ def test_gate_keeps_wrong_2d_joints_out_and_two_views_are_needed():
 
 
 def test_wide_gate_takes_joints_the_narrow_gate_rejects():
-    cams, ct, uv, conf, people = _scene()
-    sel = _assign(ct, uv, conf, people)
-    joints = torch.tensor(people[None], dtype=torch.float32)
+    cams, ct, uv, conf, people, sel, joints = _assigned_scene()
     off = joints.clone()
     off[0, 0, 5] += torch.tensor([0.15, 0.0, 0.0])  # pose_net's wrist 15 cm off
     narrow = refine_with_detections(off, sel, uv, conf, ct, cams, 0.2, gate=0.02)
@@ -115,9 +119,7 @@ def test_wide_gate_takes_joints_the_narrow_gate_rejects():
 
 
 def test_midpoints_of_the_refined_shoulders_and_hips():
-    cams, ct, uv, conf, people = _scene()
-    sel = _assign(ct, uv, conf, people)
-    joints = torch.tensor(people[None], dtype=torch.float32)
+    cams, ct, uv, conf, people, sel, joints = _assigned_scene()
     mids = panoptic15_midpoints(J)
     i = PANOPTIC15.index
     assert sorted(mids) == sorted([(i("neck"), i("l_shoulder"), i("r_shoulder")),
@@ -142,9 +144,7 @@ def test_midpoints_of_the_refined_shoulders_and_hips():
 
 
 def test_fill_triangulates_joints_with_one_confident_view_from_every_view():
-    cams, ct, uv, conf, people = _scene()
-    sel = _assign(ct, uv, conf, people)
-    joints = torch.tensor(people[None], dtype=torch.float32)
+    cams, ct, uv, conf, people, sel, joints = _assigned_scene()
     off = joints.clone()
     off[0, 0, 7] += torch.tensor([0.0, 0.2, 0.0])  # pose_net's knee 20 cm off
     low = conf.clone()
@@ -170,9 +170,7 @@ def test_fill_triangulates_joints_with_one_confident_view_from_every_view():
 
 
 def test_reassign_by_pose_fixes_a_root_based_swap():
-    cams, ct, uv, conf, people = _scene()
-    sel = _assign(ct, uv, conf, people)  # (1, 2, V, 2)
-    joints = torch.tensor(people[None], dtype=torch.float32)
+    cams, ct, uv, conf, people, sel, joints = _assigned_scene()  # sel (1, 2, V, 2)
     noisy = joints + 0.02 * torch.randn(joints.shape, generator=torch.Generator().manual_seed(0))
     new = reassign_by_pose(noisy, uv, conf, ct, min_conf=0.2, max_cost=0.1)
     torch.testing.assert_close(new, sel)  # each skeleton takes its own detections
