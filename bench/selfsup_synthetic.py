@@ -73,7 +73,7 @@ def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
     trainer = Trainer(model_cfg, tc, train_dir, run, show_progress=True, init_weights=init)
     res = trainer.run()
     prev = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
-    spent = prev + (res.seconds if res.steps else 0.0)  # a finished run reruns nothing
+    spent = prev + res.seconds  # a finished run reruns nothing (at most the body prior fit)
     write_json(timing, {"seconds": spent})
     return res.checkpoint, spent
 

@@ -336,7 +336,8 @@ def _cmd_train(args) -> int:
 
 
 def export_model(checkpoint: Path, out: Path) -> Path:
-    """A slim inference checkpoint (config + weights + training config) from a training one.
+    """A slim inference checkpoint (config + weights + training config, and the body prior
+    when it has one) from a training one.
 
     ``extra["lineage"]`` (kept when present) lists the runs it was initialised from
     (``train --init``), oldest first, each with its checkpoint path, stage and configs.
@@ -351,10 +352,10 @@ def export_model(checkpoint: Path, out: Path) -> Path:
     ck = load_checkpoint(checkpoint)
     # the attention net is only needed for training
     state = {k: v for k, v in ck["state_dict"].items() if not k.startswith("attn_net.")}
-    lineage = checkpoint_lineage(ck)
+    extra = {"lineage": checkpoint_lineage(ck), "body_prior": ck["extra"].get("body_prior")}
     payload = make_payload(ck["model_config"], state, train_config=ck["train_config"],
                            stage="final", step=ck["step"], rng={},
-                           extra={"lineage": lineage} if lineage else None)
+                           extra={k: v for k, v in extra.items() if v})
     save_checkpoint(out, payload)
     return out
 

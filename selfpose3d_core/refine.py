@@ -23,7 +23,12 @@ are triangulated by a DLT over every view of the proposal's detections weighted 
 raw confidences however low, as the triangulation baseline fills its invalid joints: one
 confident view fixes the ray, the low-confidence guesses of the others its depth. Such
 joints (one confident view, often a false positive or another person's detection) are
-where pose_net is worst; the weighted DLT is less wrong there. With ``midpoints``,
+where pose_net is worst; the weighted DLT is less wrong there. With a ``prior`` (the
+body prior the model learnt from its training recording's triangulated detections;
+:mod:`selfpose3d_core.body_prior`) such joints of a proposal with enough placed joints are
+placed first by the prior given those, fused with every view of the joint weighted by
+its confidence: the body says where a hidden knee can be, a confident view pins its ray.
+With ``midpoints``,
 a joint that the detections define as the midpoint of two others (COCO-17 has no neck or
 mid-hip: :data:`~selfpose3d_core.skeleton.PANOPTIC15_MIDPOINTS`) becomes the midpoint of
 those two where both were triangulated: each is then measured directly, while the
@@ -40,6 +45,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .body_prior import BodyPrior, complete_joints
 from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
 from .geometry.triangulation import triangulate_dlt, triangulate_robust
@@ -66,7 +72,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                            reassign: float | None = None,
                            wide_gate: float | None = None,
                            midpoints: Sequence[tuple[int, int, int]] = (),
-                           fill: bool = False) -> np.ndarray:
+                           fill: bool = False, prior: BodyPrior | None = None,
+                           prior_sigma_px: float = 4.0, prior_reg: float = 0.03) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -92,9 +99,17 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
         fill: joints with fewer than two qualifying views are triangulated from every view
             of the proposal's detections, weighted by their confidences (≥ 1e-3), whatever
             their confidence or distance to pose_net's joint.
+        prior: a learnt body prior (:mod:`selfpose3d_core.body_prior`): joints that fewer
+            than two views place, of a proposal with at least
+            :data:`~selfpose3d_core.body_prior.MIN_KNOWN_JOINTS` placed ones, become the
+            prior's estimate given those, fused with every view of the joint weighted by
+            its confidence (before ``fill``, which then only takes the other proposals).
+        prior_sigma_px, prior_reg: the prior's pixel noise and covariance regulariser
+            (:func:`~selfpose3d_core.body_prior.complete_joints`).
     Returns:
-        (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify (with
-        ``fill``: where ≥ 2 views have the joint at all), pose_net's elsewhere.
+        (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, placed by
+        the ``prior`` where it applies (with ``fill``: triangulated where ≥ 2 views have
+        the joint at all), pose_net's elsewhere.
     """
     B, K, J = joints.shape[:3]
     V = uv.shape[1]
@@ -133,16 +148,29 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     tri = triangulate_robust(uv_np, cameras, w_n.cpu().numpy(), outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     done = np.isfinite(pts).all(-1)  # (B, K, J)
-    if fill and not done.all():
-        w_all = torch.where(present, conf_k.clamp(min=1e-3), torch.zeros_like(conf_k))
-        w_all = w_all.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (B, K, V, J) → (V, N)
-        todo = ~done.reshape(-1)  # (N,)
-        pts = pts.reshape(B * K * J, 3)  # (B, K, J, 3) → (N, 3)
-        pts[todo] = triangulate_dlt(uv_np[:, todo], cameras, w_all.cpu().numpy()[:, todo]).points
-        pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
+    known = done.copy()
     for j, a, b in midpoints:  # a few named joints
-        both = (done[..., a] & done[..., b])[..., None]  # (B, K, 1)
-        pts[..., j, :] = np.where(both, 0.5 * (pts[..., a, :] + pts[..., b, :]), pts[..., j, :])
+        both = done[..., a] & done[..., b]  # (B, K)
+        pts[..., j, :] = np.where(both[..., None], 0.5 * (pts[..., a, :] + pts[..., b, :]),
+                                  pts[..., j, :])
+        known[..., j] |= both
+    if (prior is not None or fill) and not known.all():
+        w_all = torch.where(present, conf_k.clamp(min=1e-3), torch.zeros_like(conf_k))
+        w_all = w_all.permute(2, 0, 1, 3).cpu().numpy()  # (B, K, V, J) → (V, B, K, J)
+        if prior is not None:  # people with enough known joints: the body prior
+            pts, placed = complete_joints(
+                prior, np.where(known[..., None], pts, 0.0).reshape(B * K, J, 3),
+                known.reshape(B * K, J), uv_np.reshape(V, B * K, J, 2),
+                w_all.reshape(V, B * K, J), cameras, prior_sigma_px,
+                prior_reg)  # (B, K, J, 3) → (N', J, 3) with N' = B·K people
+            pts = pts.reshape(B, K, J, 3)  # (N', J, 3) → (B, K, J, 3)
+            known |= placed.reshape(B, K, J)
+        todo = ~known.reshape(-1)  # (N,)
+        if fill and todo.any():
+            pts = pts.reshape(B * K * J, 3)  # (B, K, J, 3) → (N, 3)
+            pts[todo] = triangulate_dlt(uv_np[:, todo], cameras,
+                                        w_all.reshape(V, -1)[:, todo]).points
+            pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     return np.where(np.isfinite(pts), pts, out).astype(np.float32)
 
 

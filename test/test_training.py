@@ -97,6 +97,39 @@ def test_training_never_reads_ground_truth(tiny_dataset, tmp_path, monkeypatch):
     assert (tmp_path / "run" / "loss_curves.png").is_file()
 
 
+def test_training_ends_with_a_body_prior_from_the_detections(tmp_path, monkeypatch):
+    """The last step of training fits the body prior to the training recording's
+    triangulated detections (no ground truth: deleted and forbidden here); the checkpoint,
+    a resumed trainer, the inference export and the rebuilt model all carry it."""
+    from selfpose3d_core.cli import export_model
+    from selfpose3d_core.models.estimator import load_checkpoint_file
+    from selfpose3d_core.models.model import model_from_checkpoint
+
+    ds = tmp_path / "ds"
+    synthesize(SynthConfig.from_dict({"num_frames": 30, "image_width": 320,
+                                      "image_height": 240, "num_people": 3, "seed": 5}), ds)
+    shutil.rmtree(ds / "gt")
+
+    def forbidden(*a, **k):
+        raise AssertionError("fitting the body prior constructed a GroundTruth3D")
+
+    monkeypatch.setattr(dataset_module.GroundTruth3D, "__init__", forbidden)
+    cfg = tiny_train_config(0.0)  # no steps: just the closing fit
+    tr = Trainer(TINY_MODEL, cfg, ds, tmp_path / "run", show_progress=False)
+    res = tr.run()
+    prior = tr.model.body_prior
+    assert prior is not None and prior.count >= 30 and prior.mean.shape == (15, 3)
+    again = Trainer(TINY_MODEL, cfg, ds, tmp_path / "run", show_progress=False)
+    np.testing.assert_array_equal(again.model.body_prior.cov, prior.cov)
+    model = model_from_checkpoint(load_checkpoint_file(
+        export_model(res.checkpoint, tmp_path / "model.pt")))
+    np.testing.assert_array_equal(model.body_prior.mean, prior.mean)
+    off = Trainer(TINY_MODEL, dataclasses.replace(cfg, body_prior=False), ds,
+                  tmp_path / "off", show_progress=False)
+    off.run()
+    assert off.model.body_prior is None
+
+
 def test_supervised_mode_reads_gt_and_trains(tiny_dataset, tmp_path):
     tr = Trainer(TINY_MODEL, tiny_train_config(mode="supervised"), tiny_dataset,
                  tmp_path / "sup", show_progress=False)

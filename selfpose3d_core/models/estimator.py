@@ -289,7 +289,11 @@ class Estimator:
                                             wide_gate=cfg.refine_wide_gate,
                                             midpoints=panoptic15_midpoints(cfg.num_joints)
                                             if cfg.refine_midpoints else (),
-                                            fill=cfg.refine_fill)
+                                            fill=cfg.refine_fill,
+                                            prior=self.model.body_prior
+                                            if cfg.refine_prior else None,
+                                            prior_sigma_px=cfg.refine_prior_sigma_px,
+                                            prior_reg=cfg.refine_prior_reg)
         else:
             joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()

@@ -3,7 +3,8 @@
 :class:`SelfPose3dModel` holds the four networks and the config they were built from;
 it has no ``forward`` of its own (the estimator/trainer composes the nets with the
 unprojection). A checkpoint of ``{"model_config": model.config.to_dict(),
-"state_dict": model.state_dict()}`` rebuilds with :func:`model_from_checkpoint`.
+"state_dict": model.state_dict()}`` rebuilds with :func:`model_from_checkpoint` (plus
+``"extra": {"body_prior": ...}`` when the model has a body prior).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from ..body_prior import BodyPrior
 from .attention import attn_net_2d
 from .config import ModelConfig
 from .heatmap_net import HeatmapNet2D, heatmap_net_2d
@@ -30,6 +32,9 @@ class SelfPose3dModel(nn.Module):
         root_net: room volume (B, X, Y, Z) → root likelihood (B, X, Y, Z).
         pose_net: cube volumes (*, J, x, y, z) + centres (*, 3) → :class:`PoseOutput`.
         attn_net: ``attn_net_2d`` (sigmoid maps, training only) or None.
+        body_prior: the :class:`~selfpose3d_core.body_prior.BodyPrior` fitted at the end of
+            training (detections-mode refinement; ``ModelConfig.refine_prior``) or None.
+            Not a parameter: checkpoints carry it in ``extra["body_prior"]``.
     """
 
     def __init__(self, config: ModelConfig, load_pretrained: bool = True) -> None:
@@ -45,6 +50,7 @@ class SelfPose3dModel(nn.Module):
         attn = config.attention_config()
         self.attn_net: HeatmapNet2D | None = (None if attn is None else
                                               attn_net_2d(attn, load_pretrained=False))
+        self.body_prior: BodyPrior | None = None
 
 
 def build_model(config: ModelConfig, load_pretrained: bool = True) -> SelfPose3dModel:
@@ -74,4 +80,6 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], strict: bool = True
     if model.attn_net is not None and not any(k.startswith("attn_net.") for k in state):
         model.attn_net = None  # an inference export: the attention net is training-only
     model.load_state_dict(state, strict=strict)
+    prior = checkpoint.get("extra", {}).get("body_prior")
+    model.body_prior = None if prior is None else BodyPrior.from_payload(prior)
     return model

@@ -182,6 +182,11 @@ class TrainConfig:
         log_every: steps between progress/metrics lines.
         checkpoint_every: steps between checkpoints (0 = end of each stage only).
         cache_images: keep decoded training images in memory.
+        body_prior: at the end of training, fit the body prior
+            (:func:`selfpose3d_core.body_prior.body_prior_from_detections`: the people the
+            triangulation baseline reconstructs completely from the training recording's
+            2D detections) and store it in the checkpoint, for the detections-mode
+            refinement (``ModelConfig.refine_prior``). Reads no ground truth in any mode.
     """
 
     mode: str = "selfsup"
@@ -213,6 +218,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 200
     cache_images: bool = True
+    body_prior: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

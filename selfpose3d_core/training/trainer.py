@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..body_prior import BodyPrior, body_prior_from_detections
 from ..data.dataset import GroundTruth3D, MultiViewDataset
 from ..geometry.camera import stack_cameras
 from ..geometry.projection import in_image, project
@@ -137,6 +138,8 @@ class Trainer:
         if ckpt is not None:
             self.model.load_state_dict(ckpt["state_dict"])
             self.state = dict(ckpt["extra"]["trainer_state"])
+            prior = ckpt["extra"].get("body_prior")
+            self.model.body_prior = None if prior is None else BodyPrior.from_payload(prior)
             if self.metrics is not None:
                 self.metrics.truncate_after(self.state["global_step"])
             log.info("resuming %s at stage %s step %d", resume_from,
@@ -241,9 +244,26 @@ class Trainer:
                                 time.perf_counter() - t0)
                     return self._result(steps_run, t0, last_losses)
             bar.close()
-        if self.metrics is not None:
+        if self.cfg.body_prior and self.model.body_prior is None:
+            self._fit_body_prior()
+        if self.metrics is not None and self.metrics.path.is_file() \
+                and self.metrics.path.stat().st_size > 0:  # (a schedule of no steps has none)
             plot_curves(self.metrics.path, self.out / "loss_curves.png")
         return self._result(steps_run, t0, last_losses)
+
+    def _fit_body_prior(self) -> None:
+        """The last step of training: the body prior from the training recording's
+        triangulated detections (never its ground truth), saved with the final weights."""
+        t0 = time.perf_counter()
+        prior = body_prior_from_detections(self.dataset)
+        if prior is None:
+            log.warning("body prior: fewer than 30 people triangulated completely from the "
+                        "training detections; the model has none")
+            return
+        self.model.body_prior = prior
+        log.info("body prior: fitted to %d skeletons triangulated from the training "
+                 "detections in %.1f s", prior.count, time.perf_counter() - t0)
+        self._save(None, STAGES[-1])
 
     def _result(self, steps: int, t0: float, losses: dict) -> TrainResult:
         return TrainResult(checkpoint=self.ckpts.last_path, steps=steps,
@@ -290,7 +310,9 @@ class Trainer:
             stage=stage, epoch=self._epoch(min(self.state["stage_index"], len(STAGES) - 1))
             if self.state["stage_index"] < len(STAGES) else 0,
             step=self.state["global_step"],
-            extra={"trainer_state": dict(self.state), "lineage": self.lineage})
+            extra={"trainer_state": dict(self.state), "lineage": self.lineage,
+                   **({} if self.model.body_prior is None else
+                      {"body_prior": self.model.body_prior.to_payload()})})
         self.ckpts.save(payload)
 
     # ------------------------------------------------------------------ steps
