@@ -33,7 +33,7 @@ from .geometry.projection import project
 from .skeleton import PANOPTIC15
 
 __all__ = ["BodyPrior", "fit_body_prior", "body_prior_from_detections", "condition",
-           "map_joints", "complete_joints", "MIN_KNOWN_JOINTS"]
+           "map_joints", "complete_joints", "sharpen_joints", "MIN_KNOWN_JOINTS"]
 
 #: A person needs this many known joints for the prior to place the others (fewer
 #: constrain neither its yaw nor its posture).
@@ -169,7 +169,8 @@ def condition(prior: BodyPrior, joints: np.ndarray, known: np.ndarray, reg: floa
     """The prior given each person's known joints.
 
     Args:
-        joints: (N, J, 3) skeletons (world, m); only the known joints are read.
+        joints: (N, J, 3) skeletons (world, m); only the known joints are read (the others
+            may be NaN).
         known: (N, J) bool, at least :data:`MIN_KNOWN_JOINTS` per person.
         reg: standard deviation (m) added to every coordinate of the prior (its sample
             covariance is fitted to a few hundred skeletons).
@@ -182,6 +183,7 @@ def condition(prior: BodyPrior, joints: np.ndarray, known: np.ndarray, reg: floa
     if joints.shape != (N, J, 3) or prior.mean.shape != (J, 3):
         raise ValueError(f"condition: need joints (N, J, 3) = ({N}, {J}, 3) and a prior of "
                          f"{J} joints, got {joints.shape} and {prior.mean.shape}")
+    joints = np.where(known[..., None], joints, 0.0)  # the unknown ones may be NaN
     R, t = _yaw_align(joints, prior.mean, known.astype(np.float64))
     y = _apply(joints, R, t).reshape(N, 3 * J)  # (N, J, 3) → (N, 3J)
     mu = prior.mean.reshape(3 * J)
@@ -285,3 +287,41 @@ def complete_joints(prior: BodyPrior, joints: np.ndarray, known: np.ndarray, uv:
     out[rows] = sub
     placed[rows] = todo
     return out, placed
+
+
+def sharpen_joints(prior: BodyPrior, joints: np.ndarray, known: np.ndarray, which: np.ndarray,
+                   uv: np.ndarray, weights: np.ndarray, cameras: Sequence[Camera],
+                   sigma_px: float, reg: float) -> np.ndarray:
+    """Re-estimate known joints (e.g. those only two views triangulated, whose depth is
+    poorly fixed) from their views and the prior given the person's *other* known joints.
+
+    Args:
+        joints: (N, J, 3) skeletons (world, m); known: (N, J) bool.
+        which: (N, J) bool, the joints to re-estimate (a subset of ``known``); a person
+            needs :data:`MIN_KNOWN_JOINTS` other known joints.
+        uv: (V, N, J, 2) 2D joints (pixels); weights: (V, N, J) their weights (the views
+            that triangulated the joint, at their confidences).
+        sigma_px, reg: see :func:`map_joints` and :func:`condition`.
+    Returns:
+        (N, J, 3) joints.
+    """
+    N, J = known.shape
+    V = len(cameras)
+    if (joints.shape != (N, J, 3) or which.shape != (N, J) or uv.shape != (V, N, J, 2)
+            or weights.shape != (V, N, J)):
+        raise ValueError(f"sharpen_joints: need joints (N, J, 3), which (N, J), uv "
+                         f"(V, N, J, 2), weights (V, N, J) with N={N}, J={J}, V={V}; got "
+                         f"{joints.shape}, {which.shape}, {uv.shape}, {weights.shape}")
+    out = np.array(joints, np.float64)
+    n, j = np.nonzero(which & known)  # (M,) person and joint of each
+    others = known[n].copy()  # (M, J): one conditioning set per joint, itself left out
+    others[np.arange(len(n)), j] = False
+    keep = others.sum(1) >= MIN_KNOWN_JOINTS
+    n, j, others = n[keep], j[keep], others[keep]
+    if len(n) == 0:
+        return out
+    mean, cov = condition(prior, out[n], others, reg)
+    m = np.arange(len(n))
+    out[n, j] = map_joints(mean[m, j], cov[m, j], uv[:, n, j], weights[:, n, j], cameras,
+                           sigma_px)
+    return out

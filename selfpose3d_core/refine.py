@@ -45,7 +45,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .body_prior import BodyPrior, complete_joints
+from .body_prior import BodyPrior, complete_joints, sharpen_joints
 from .geometry.camera import Camera, CameraTensors
 from .geometry.projection import project
 from .geometry.triangulation import triangulate_dlt, triangulate_robust
@@ -73,7 +73,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                            wide_gate: float | None = None,
                            midpoints: Sequence[tuple[int, int, int]] = (),
                            fill: bool = False, prior: BodyPrior | None = None,
-                           prior_sigma_px: float = 4.0, prior_reg: float = 0.03) -> np.ndarray:
+                           prior_sigma_px: float = 4.0, prior_reg: float = 0.03,
+                           prior_two_view_sigma_px: float | None = None) -> np.ndarray:
     """pose_net's joints, re-triangulated from the detections each proposal explains.
 
     Args:
@@ -106,6 +107,10 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
             its confidence (before ``fill``, which then only takes the other proposals).
         prior_sigma_px, prior_reg: the prior's pixel noise and covariance regulariser
             (:func:`~selfpose3d_core.body_prior.complete_joints`).
+        prior_two_view_sigma_px: with a ``prior``, joints triangulated from exactly two
+            views (depth poorly fixed on a sparse rig) are re-estimated from those views
+            at this pixel noise and the prior given the proposal's other placed joints
+            (:func:`~selfpose3d_core.body_prior.sharpen_joints`); None = off.
     Returns:
         (B, K, J, 3) float32 numpy joints: triangulated where ≥ 2 views qualify, placed by
         the ``prior`` where it applies (with ``fill``: triangulated where ≥ 2 views have
@@ -159,9 +164,9 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
         w_all = w_all.permute(2, 0, 1, 3).cpu().numpy()  # (B, K, V, J) → (V, B, K, J)
         if prior is not None:  # people with enough known joints: the body prior
             pts, placed = complete_joints(
-                prior, np.where(known[..., None], pts, 0.0).reshape(B * K, J, 3),
-                known.reshape(B * K, J), uv_np.reshape(V, B * K, J, 2),
-                w_all.reshape(V, B * K, J), cameras, prior_sigma_px,
+                prior, pts.reshape(B * K, J, 3), known.reshape(B * K, J),
+                uv_np.reshape(V, B * K, J, 2), w_all.reshape(V, B * K, J), cameras,
+                prior_sigma_px,
                 prior_reg)  # (B, K, J, 3) → (N', J, 3) with N' = B·K people
             pts = pts.reshape(B, K, J, 3)  # (N', J, 3) → (B, K, J, 3)
             known |= placed.reshape(B, K, J)
@@ -171,6 +176,17 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
             pts[todo] = triangulate_dlt(uv_np[:, todo], cameras,
                                         w_all.reshape(V, -1)[:, todo]).points
             pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
+    if prior is not None and prior_two_view_sigma_px is not None:  # given every placed joint
+        w_use = torch.where(use, conf_k, torch.zeros_like(conf_k))  # (B, K, V, J)
+        two = done & (use.sum(2) == 2).cpu().numpy()  # (B, K, J)
+        for j, _, _ in midpoints:
+            two[..., j] = False  # made from two joints, not seen
+        pts = sharpen_joints(
+            prior, pts.reshape(B * K, J, 3), known.reshape(B * K, J),
+            two.reshape(B * K, J), uv_np.reshape(V, B * K, J, 2),
+            w_use.permute(2, 0, 1, 3).cpu().numpy().reshape(V, B * K, J),
+            cameras, prior_two_view_sigma_px,
+            prior_reg).reshape(B, K, J, 3)  # (B, K, J, 3) → (N', J, 3) and back
     return np.where(np.isfinite(pts), pts, out).astype(np.float32)
 
 

@@ -16,6 +16,7 @@ from selfpose3d_core.body_prior import (
     condition,
     fit_body_prior,
     map_joints,
+    sharpen_joints,
 )
 from selfpose3d_core.geometry import stack_cameras
 from selfpose3d_core.models import model_preset
@@ -221,5 +222,34 @@ def test_refinement_places_a_hidden_knee_with_the_prior(prior):
     assert cfg.refine_prior is True and cfg.refine_prior_sigma_px > 0
     with pytest.raises(ValueError, match="refine_prior_sigma_px"):
         dataclasses.replace(cfg, refine_prior_sigma_px=0.0)
+    with pytest.raises(ValueError, match="refine_prior_two_view_sigma_px"):
+        dataclasses.replace(cfg, refine_prior_two_view_sigma_px=-1.0)
+    assert dataclasses.replace(cfg, refine_prior_two_view_sigma_px=None) is not None
     with pytest.raises(ValueError, match="refine_prior"):
         dataclasses.replace(cfg, refine_prior="yes")
+
+
+def test_sharpen_joints_fixes_the_depth_of_a_two_view_joint(prior):
+    cams = ring_rig(4, distortion=False)
+    people = _bodies(2, seed=7)
+    wrist = idx("r_wrist")
+    uv = np.stack([c.project(people.reshape(-1, 3)).reshape(2, J, 2) for c in cams])
+    w = np.zeros((4, 2, J))
+    w[:2] = 0.9  # two views of every joint
+    ray = people[0, wrist] - cams[0].center  # the joint pushed 15 cm along view 0's ray
+    moved = people.copy()
+    moved[0, wrist] += 0.15 * ray / np.linalg.norm(ray)
+    known = np.ones((2, J), bool)
+    which = np.zeros((2, J), bool)
+    which[0, wrist] = True
+    out = sharpen_joints(prior, moved, known, which, uv, w, cams, 2.0, 0.03)
+    assert np.linalg.norm(out[0, wrist] - people[0, wrist]) < 0.03
+    np.testing.assert_array_equal(np.delete(out.reshape(-1, 3), wrist, 0),
+                                  np.delete(moved.reshape(-1, 3), wrist, 0))
+    few = np.zeros((2, J), bool)
+    few[0, :MIN_KNOWN_JOINTS - 1] = True  # the wrist plus too few others: left as it is
+    few[0, wrist] = True
+    np.testing.assert_array_equal(
+        sharpen_joints(prior, moved, few, which, uv, w, cams, 2.0, 0.03), moved)
+    with pytest.raises(ValueError, match="sharpen_joints"):
+        sharpen_joints(prior, moved, known, which[:1], uv, w, cams, 2.0, 0.03)

@@ -293,7 +293,9 @@ class Estimator:
                                             prior=self.model.body_prior
                                             if cfg.refine_prior else None,
                                             prior_sigma_px=cfg.refine_prior_sigma_px,
-                                            prior_reg=cfg.refine_prior_reg)
+                                            prior_reg=cfg.refine_prior_reg,
+                                            prior_two_view_sigma_px=cfg.
+                                            refine_prior_two_view_sigma_px)
         else:
             joints = out.joints.float().cpu().numpy()
         conf = out.confidence.float().cpu().numpy()
