@@ -33,8 +33,11 @@ from .geometry.projection import project
 from .skeleton import PANOPTIC15
 
 __all__ = ["BodyPrior", "fit_body_prior", "body_prior_from_detections", "condition",
-           "map_joints", "complete_joints", "sharpen_joints", "MIN_KNOWN_JOINTS"]
+           "map_joints", "complete_joints", "sharpen_joints", "MIN_KNOWN_JOINTS",
+           "MIN_PRIOR_PEOPLE"]
 
+#: :func:`body_prior_from_detections` fits no prior to fewer complete people than this.
+MIN_PRIOR_PEOPLE = 30
 #: A person needs this many known joints for the prior to place the others (fewer
 #: constrain neither its yaw nor its posture).
 MIN_KNOWN_JOINTS = 4
@@ -59,6 +62,12 @@ class BodyPrior(NamedTuple):
         """Checkpoint form (tensors and plain Python: loads with ``weights_only``)."""
         return {"mean": torch.as_tensor(self.mean, dtype=torch.float64),
                 "cov": torch.as_tensor(self.cov, dtype=torch.float64), "count": int(self.count)}
+
+    @staticmethod
+    def from_checkpoint(checkpoint: dict[str, Any]) -> BodyPrior | None:
+        """The prior a checkpoint carries in ``extra["body_prior"]``, or None."""
+        d = checkpoint.get("extra", {}).get("body_prior")
+        return None if d is None else BodyPrior.from_payload(d)
 
     @staticmethod
     def from_payload(d: dict[str, Any]) -> BodyPrior:
@@ -148,7 +157,8 @@ def body_prior_from_detections(dataset, max_frames: int = 2000) -> BodyPrior | N
         dataset: a :class:`~selfpose3d_core.data.dataset.MultiViewDataset` (its ground
             truth, if any, is not read).
     Returns:
-        The prior, or None when fewer than 30 complete people were found.
+        The prior, or None when fewer than :data:`MIN_PRIOR_PEOPLE` complete people were
+        found.
     """
     from .baselines import TriangulationBaseline, TriangulationBaselineConfig
 
@@ -159,7 +169,7 @@ def body_prior_from_detections(dataset, max_frames: int = 2000) -> BodyPrior | N
     found = [p.joints[p.joint_valid.all(1)] for p in (tri(dataset.keypoints(int(f)))
                                                       for f in frames)]
     complete = np.concatenate(found) if found else np.zeros((0, PANOPTIC15.num_joints, 3))
-    if complete.shape[0] < 30:
+    if complete.shape[0] < MIN_PRIOR_PEOPLE:
         return None
     return fit_body_prior(complete)
 

@@ -150,7 +150,8 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
     uv_n = uv_k.permute(2, 0, 1, 3, 4).reshape(V, B * K * J, 2)  # (V, N, 2)
     w_n = w.permute(2, 0, 1, 3).reshape(V, B * K * J)  # (V, N)
     uv_np = uv_n.cpu().numpy()
-    tri = triangulate_robust(uv_np, cameras, w_n.cpu().numpy(), outlier_px=outlier_px)
+    w_np = w_n.cpu().numpy()
+    tri = triangulate_robust(uv_np, cameras, w_np, outlier_px=outlier_px)
     pts = tri.points.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     done = np.isfinite(pts).all(-1)  # (B, K, J)
     known = done.copy()
@@ -177,14 +178,13 @@ def refine_with_detections(joints: torch.Tensor, sel: torch.Tensor, uv: torch.Te
                                         w_all.reshape(V, -1)[:, todo]).points
             pts = pts.reshape(B, K, J, 3)  # (N, 3) → (B, K, J, 3)
     if prior is not None and prior_two_view_sigma_px is not None:  # given every placed joint
-        w_use = torch.where(use, conf_k, torch.zeros_like(conf_k))  # (B, K, V, J)
         two = done & (use.sum(2) == 2).cpu().numpy()  # (B, K, J)
         for j, _, _ in midpoints:
             two[..., j] = False  # made from two joints, not seen
         pts = sharpen_joints(
             prior, pts.reshape(B * K, J, 3), known.reshape(B * K, J),
             two.reshape(B * K, J), uv_np.reshape(V, B * K, J, 2),
-            w_use.permute(2, 0, 1, 3).cpu().numpy().reshape(V, B * K, J),
+            w_np.reshape(V, B * K, J),  # the views that triangulated each joint
             cameras, prior_two_view_sigma_px,
             prior_reg).reshape(B, K, J, 3)  # (B, K, J, 3) → (N', J, 3) and back
     return np.where(np.isfinite(pts), pts, out).astype(np.float32)

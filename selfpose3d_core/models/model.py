@@ -80,6 +80,5 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], strict: bool = True
     if model.attn_net is not None and not any(k.startswith("attn_net.") for k in state):
         model.attn_net = None  # an inference export: the attention net is training-only
     model.load_state_dict(state, strict=strict)
-    prior = checkpoint.get("extra", {}).get("body_prior")
-    model.body_prior = None if prior is None else BodyPrior.from_payload(prior)
+    model.body_prior = BodyPrior.from_checkpoint(checkpoint)
     return model

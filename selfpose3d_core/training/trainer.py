@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..body_prior import BodyPrior, body_prior_from_detections
+from ..body_prior import MIN_PRIOR_PEOPLE, BodyPrior, body_prior_from_detections
 from ..data.dataset import GroundTruth3D, MultiViewDataset
 from ..geometry.camera import stack_cameras
 from ..geometry.projection import in_image, project
@@ -138,8 +138,7 @@ class Trainer:
         if ckpt is not None:
             self.model.load_state_dict(ckpt["state_dict"])
             self.state = dict(ckpt["extra"]["trainer_state"])
-            prior = ckpt["extra"].get("body_prior")
-            self.model.body_prior = None if prior is None else BodyPrior.from_payload(prior)
+            self.model.body_prior = BodyPrior.from_checkpoint(ckpt)
             if self.metrics is not None:
                 self.metrics.truncate_after(self.state["global_step"])
             log.info("resuming %s at stage %s step %d", resume_from,
@@ -257,8 +256,8 @@ class Trainer:
         t0 = time.perf_counter()
         prior = body_prior_from_detections(self.dataset)
         if prior is None:
-            log.warning("body prior: fewer than 30 people triangulated completely from the "
-                        "training detections; the model has none")
+            log.warning("body prior: fewer than %d people triangulated completely from the "
+                        "training detections; the model has none", MIN_PRIOR_PEOPLE)
             return
         self.model.body_prior = prior
         log.info("body prior: fitted to %d skeletons triangulated from the training "
