@@ -11,7 +11,12 @@ Variants: ``selfsup`` (the method), ``supervised`` (3D GT, the upper bound),
 miniature). The triangulation baseline needs no training.
 
     .venv/bin/python bench/selfsup_synthetic.py --out bench_out/synthetic \\
-        [--variants selfsup,supervised,no_cross_view,no_attention,no_l1] [--threads 2]
+        [--variants selfsup,supervised,no_cross_view,no_attention,no_l1] [--threads 2] \\
+        [--input-threshold 0.3] [--refine-gate 0.2] [--temporal]
+
+With ``--temporal`` every row also gets a ``+ temporal`` row: the same per-frame estimates
+tracked and smoothed over the 10 s test recording (:mod:`selfpose3d_core.tracking`),
+triangulation included.
 
 Each variant trains in OUT/<variant>/ and resumes there if interrupted; a finished
 variant is evaluated again from its checkpoint (the metrics are always recomputed).
@@ -38,6 +43,7 @@ from selfpose3d_core.inference import evaluate_predictions, predict_dataset
 from selfpose3d_core.models import build_model, model_preset
 from selfpose3d_core.models.estimator import Estimator, load_checkpoint_file
 from selfpose3d_core.synthetic import SynthConfig, synthesize
+from selfpose3d_core.tracking import TrackerConfig, smooth_sequence
 from selfpose3d_core.training.config import STAGES, TRAIN_PRESETS, TrainConfig, train_preset
 from selfpose3d_core.training.trainer import Trainer
 
@@ -79,15 +85,29 @@ def _train(model_cfg, tc, train_dir: Path, run: Path, init: Path | None = None
 
 
 def _evaluate(ckpt: Path, test_dir: Path, device: str = "cpu",
-              input_threshold: float | None = None, refine_gate: float | None = None) -> dict:
+              input_threshold: float | None = None, refine_gate: float | None = None,
+              temporal: TrackerConfig | None = None) -> tuple[dict, dict | None]:
+    """Metrics of the per-frame estimates and, with ``temporal``, of the same estimates
+    tracked and smoothed over the recording."""
     ds = MultiViewDataset(test_dir)
     tc = load_checkpoint_file(ckpt)["train_config"]
     m = load_estimator(ckpt, ds.cameras, device, "model", input_threshold=input_threshold,
                        refine_gate=refine_gate)
     pred = predict_dataset(m.estimator, ds, None, tc["heatmap_source"], m.sigma, m.min_conf,
                            derived_conf=m.derived_conf)
-    res = evaluate_predictions(pred.skeletons, pred.frames, GroundTruth3D(test_dir))
-    return {**res.as_dict(), "fps": pred.fps}
+    gt = GroundTruth3D(test_dir)
+    res = evaluate_predictions(pred.skeletons, pred.frames, gt)
+    if temporal is None:
+        return {**res.as_dict(), "fps": pred.fps}, None
+    smooth = smooth_sequence(pred.skeletons, ds.timestamps[pred.frames], temporal)
+    res_t = evaluate_predictions(smooth, pred.frames, gt)
+    return {**res.as_dict(), "fps": pred.fps}, res_t.as_dict()
+
+
+def _row(label: str, test: str, r: dict, minutes: float) -> dict:
+    return {"method": label, "test set": test, "AP25": r["AP25"], "AP50": r["AP50"],
+            "AP100": r["AP100"], "Recall@500": r["recall_500"], "MPJPE mm": r["mpjpe_mm"],
+            "train min": minutes}
 
 
 def _fps(model_cfg, cams, images, threads: int, repeats: int = 3) -> float:
@@ -121,6 +141,10 @@ def main() -> None:
                     help="also evaluate every model with this refine_gate (detections "
                          "mode: joints re-triangulated from the detections each person was "
                          "assigned; rows '<method> + refine')")
+    ap.add_argument("--temporal", action="store_true",
+                    help="also track and smooth every row's estimates over each test "
+                         "recording (selfpose3d_core.tracking, default TrackerConfig; rows "
+                         "'<method> + temporal')")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                     help="training and evaluation device (the frames/s table is of the CPU)")
     args = ap.parse_args()
@@ -133,6 +157,7 @@ def main() -> None:
     train_dir = _dataset(out / "train_5cam_seed0", args.train_frames, seed=0)
     tests = {k: _dataset(out / k, args.test_frames, **v) for k, v in TEST_SETS.items()}
     rows, results = [], {}
+    temporal = TrackerConfig() if args.temporal else None
     schedule = train_preset(args.schedule) if args.schedule in TRAIN_PRESETS else \
         load_yaml_config(TrainConfig, args.schedule)
     base_cfg = dataclasses.replace(schedule,
@@ -168,28 +193,33 @@ def main() -> None:
                                     [(f"{name} + refine", args.refine_gate)])
         for label, gate in refines:
             for test, d in tests.items():
-                r = _evaluate(model, d, args.device, args.input_threshold, gate)
+                r, rt = _evaluate(model, d, args.device, args.input_threshold, gate, temporal)
                 results[f"{label}/{test}"] = {**r, "train_seconds": spent}
-                rows.append({"method": label, "test set": test, "AP25": r["AP25"],
-                             "AP50": r["AP50"], "AP100": r["AP100"],
-                             "Recall@500": r["recall_500"], "MPJPE mm": r["mpjpe_mm"],
-                             "train min": spent / 60.0})
+                rows.append(_row(label, test, r, spent / 60.0))
+                if rt is not None:
+                    results[f"{label} + temporal/{test}"] = {**rt, "train_seconds": spent}
+                    rows.append(_row(f"{label} + temporal", test, rt, spent / 60.0))
     for test, d in tests.items():
         ds = MultiViewDataset(d)
         t0 = time.perf_counter()
         poses = run_triangulation_baseline(ds, TriangulationBaselineConfig())
         fps = ds.num_frames / (time.perf_counter() - t0)
-        r = evaluate_predictions(poses, range(ds.num_frames), GroundTruth3D(d)).as_dict()
+        gt = GroundTruth3D(d)
+        r = evaluate_predictions(poses, range(ds.num_frames), gt).as_dict()
         results[f"triangulation/{test}"] = {**r, "fps": fps}
-        rows.append({"method": "triangulation", "test set": test, "AP25": r["AP25"],
-                     "AP50": r["AP50"], "AP100": r["AP100"], "Recall@500": r["recall_500"],
-                     "MPJPE mm": r["mpjpe_mm"], "train min": 0.0})
+        rows.append(_row("triangulation", test, r, 0.0))
+        if temporal is not None:
+            smooth = smooth_sequence(poses, ds.timestamps, temporal)
+            rt = evaluate_predictions(smooth, range(ds.num_frames), gt).as_dict()
+            results[f"triangulation + temporal/{test}"] = rt
+            rows.append(_row("triangulation + temporal", test, rt, 0.0))
     print("\n## Synthetic OR rig: trained on train_5cam_seed0, evaluated on held-out rigs")
     print(f"model: small preset, room {model_cfg.room.shape} voxels over "
           f"{[round(s, 2) for s in model_cfg.room.size]} m; schedule {args.schedule}; "
           f"heatmaps from {args.heatmap_source}; training on {args.device}; torch threads "
           f"{torch.get_num_threads()}; evaluation input fallback {args.input_threshold}; "
-          f"refine gate {args.refine_gate}")
+          f"refine gate {args.refine_gate}; temporal "
+          f"{temporal if temporal is None else dataclasses.asdict(temporal)}")
     stages = ", ".join(f"{k} {base_cfg.stages[k].epochs:g} ep × batch "
                        f"{base_cfg.stages[k].batch_size} @ lr {base_cfg.stages[k].lr:g}"
                        for k in STAGES if base_cfg.stages[k].epochs > 0)
@@ -210,7 +240,8 @@ def main() -> None:
         results["fps"] = fps_rows
     name = "results" + ("" if args.input_threshold is None else
                         f"_input{args.input_threshold:g}") + \
-        ("" if args.refine_gate is None else f"_refine{args.refine_gate:g}") + ".json"
+        ("" if args.refine_gate is None else f"_refine{args.refine_gate:g}") + \
+        ("_temporal" if args.temporal else "") + ".json"
     write_json(out / name, results)
 
 

@@ -79,6 +79,7 @@ from selfpose3d_core.data.shelf import (
 from selfpose3d_core.evaluation import LIMB_GROUPS, evaluate_pcp, markdown_table, write_json
 from selfpose3d_core.geometry.grid import VoxelGrid
 from selfpose3d_core.skeleton import PANOPTIC15, SHELF14, convert_joints
+from selfpose3d_core.tracking import TrackerConfig, smooth_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _realdata import grid_at_pitch, load_estimator  # noqa: E402
@@ -229,8 +230,9 @@ def train(args, train_dir: Path, run_dir: Path) -> dict:
 def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int],
                     device: str, threshold: float | None, room: str,
                     input_threshold: float | None = None,
-                    refine_gate: float | None = None) -> tuple[list[np.ndarray], float]:
-    """Our model in detections mode → (P, 15, 3) per frame, and frames/s.
+                    refine_gate: float | None = None) -> tuple[list, float]:
+    """Our model in detections mode → the estimate of each frame (``Skeletons``: joints
+    (P, 15, 3), ...), and frames/s.
 
     ``room``: ``"model"`` (the checkpoint's grid: a model trained here), ``"auto"`` (from
     the Shelf cameras at the checkpoint's pitch) or ``"reference"`` (method.md's room at the
@@ -247,16 +249,17 @@ def our_predictions(checkpoint: Path, ds: MultiViewDataset, frames: Sequence[int
                        refine_gate)
     pred = predict_dataset(m.estimator, ds, frames, "detections", sigma=m.sigma,
                            min_conf=m.min_conf, derived_conf=m.derived_conf)
-    return [s.joints for s in pred.skeletons], pred.fps
+    return pred.skeletons, pred.fps
 
 
 def triangulation_predictions(ds: MultiViewDataset, frames: Sequence[int]
-                              ) -> tuple[list[np.ndarray], float]:
-    """The triangulation baseline (default settings) → (P, 15, 3) per frame, frames/s."""
+                              ) -> tuple[list, float]:
+    """The triangulation baseline (default settings) → ``Poses3D`` (joints (P, 15, 3), ...)
+    per frame, frames/s."""
     t0 = time.perf_counter()
     poses = run_triangulation_baseline(ds, TriangulationBaselineConfig())
     fps = len(poses) / max(time.perf_counter() - t0, 1e-9)
-    return [poses[f].joints for f in frames], fps
+    return [poses[f] for f in frames], fps
 
 
 def pcp_row(name: str, preds15: Sequence[np.ndarray], gts: Sequence[dict]) -> tuple[dict,
@@ -306,9 +309,16 @@ def run_split(args, split: str, data: dict[str, Path]) -> tuple[str, dict]:
         label = f"{label[:-1]}, input fallback {args.input_threshold:g})"
     if args.refine_gate is not None:
         label = f"{label[:-1]}, refine {args.refine_gate:g})"
-    for name, preds in ((label, ours),
-                        ("triangulation baseline", triangulation_predictions(ds, frames)[0]),
-                        ("4D Association (skel.txt)", peer_predictions(args.src, frames))):
+    methods = [(label, ours),
+               ("triangulation baseline", triangulation_predictions(ds, frames)[0])]
+    if args.temporal:  # the same estimates tracked and smoothed over the evaluated frames
+        stamps = ds.timestamps[frames]
+        methods = [m for name, est in methods for m in (
+            (name, est), (f"{name} + temporal", smooth_sequence(est, stamps, TrackerConfig())))]
+        info["temporal"] = dataclasses.asdict(TrackerConfig())
+    methods = [(name, [e.joints for e in est]) for name, est in methods]
+    for name, preds in methods + [("4D Association (skel.txt)",
+                                   peer_predictions(args.src, frames))]:
         row, res = pcp_row(name, preds, gts)
         rows.append(row)
         results[name] = res
@@ -373,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="refine_gate of our model: joints re-triangulated from the "
                          "detections each person was assigned (default: the checkpoint's)")
     ap.add_argument("--seed", type=int, default=None, help="override the schedule's seed")
+    ap.add_argument("--temporal", action="store_true",
+                    help="also score our model's and the triangulation baseline's estimates "
+                         "tracked and smoothed over the evaluated frames (rows '+ temporal'; "
+                         "4D Association is temporal by design)")
     ap.add_argument("--no-progress", action="store_true", help="no training progress bar")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = ap.parse_args(argv)

@@ -167,8 +167,9 @@ def _cmd_demo(args) -> int:
     from .baselines import TriangulationBaselineConfig, run_triangulation_baseline
     from .data.dataset import GroundTruth3D, MultiViewDataset, has_ground_truth
     from .evaluation import markdown_table, write_json
-    from .inference import evaluate_predictions, predict_dataset
+    from .inference import Prediction, evaluate_predictions, predict_dataset
     from .synthetic import SynthConfig, synthesize
+    from .tracking import TrackerConfig, smooth_sequence
 
     out = args.out
     train_dir, test_dir = out / "train_data", out / "test_data"
@@ -204,9 +205,20 @@ def _cmd_demo(args) -> int:
             continue
         pred = predict_dataset(est, ds, None, source, sigma, min_conf, derived_conf=derived)
         results[key] = (name, pred, evaluate_predictions(pred.skeletons, pred.frames, gt))
+    if "selfsup_refined" in results:  # the same estimates tracked and smoothed
+        name, pred, _ = results["selfsup_refined"]
+        t0 = time.perf_counter()
+        smooth = smooth_sequence(pred.skeletons, ds.timestamps[pred.frames], TrackerConfig())
+        dt = pred.seconds + time.perf_counter() - t0
+        pred = Prediction(pred.frames, smooth, dt, len(pred.frames) / dt)
+        results["selfsup_temporal"] = (f"{name} + temporal fusion", pred,
+                                       evaluate_predictions(smooth, pred.frames, gt))
     base = run_triangulation_baseline(ds, TriangulationBaselineConfig())
     results["triangulation"] = ("triangulation baseline", None,
                                 evaluate_predictions(base, range(ds.num_frames), gt))
+    base = smooth_sequence(base, ds.timestamps, TrackerConfig())
+    results["triangulation_temporal"] = ("triangulation baseline + temporal fusion", None,
+                                         evaluate_predictions(base, range(ds.num_frames), gt))
     rows = [{"method": name, **{f"AP{k}": v for k, v in r.ap.items()},
              "Recall@500": r.recall_500, "MPJPE mm": r.mpjpe_mm,
              "frames/s": pred.fps if pred is not None else float("nan")}
@@ -219,11 +231,11 @@ def _cmd_demo(args) -> int:
     (out / "metrics.md").write_text(table + "\n")
     from .visualize import render_overlay
 
-    pred = results.get("selfsup_refined", results["selfsup"])[1]
+    pred = results.get("selfsup_temporal", results["selfsup"])[1]
     pngs = []
     for k in sorted({0, ds.num_frames // 2, ds.num_frames - 1}):
         pngs.append(render_overlay(ds, k, out / f"overlay_{k:06d}.png",
-                                   predictions=pred.skeletons[k]))
+                                   predictions=_as_skeletons(pred.skeletons[k])))
     log.info("overlays: %s", ", ".join(str(p) for p in pngs))
     return 0
 
@@ -417,6 +429,13 @@ def _add_eval_args(p) -> None:
                         "the views within this wider one (default: model's)")
     p.add_argument("--drop-view", type=int, action="append", default=[],
                    help="treat this view index as a missing camera (repeatable)")
+    p.add_argument("--temporal", action="store_true",
+                   help="track the people over the frames and smooth their joints (offline "
+                        "Kalman/RTS smoother, robust to single wrong joints; fills short "
+                        "misses); the frames must be consecutive in time")
+    p.add_argument("--temporal-config", type=Path,
+                   help="YAML of TrackerConfig fields (implies --temporal; default: the "
+                        "built-in settings, see config/tracking.yaml)")
 
 
 def _add_eval(sub) -> None:
@@ -438,7 +457,17 @@ def _predict(args):
     est, source, sigma, min_conf, derived = _estimator(args, ds)
     frames = _frames_arg(args.frames, ds.num_frames)
     return ds, predict_dataset(est, ds, frames, source, sigma, min_conf, args.drop_view,
-                               derived_conf=derived)
+                               derived_conf=derived, temporal=_temporal_arg(args))
+
+
+def _temporal_arg(args):
+    """The TrackerConfig that ``--temporal`` / ``--temporal-config`` ask for, or None."""
+    from .config_utils import load_yaml_config
+    from .tracking import TrackerConfig
+
+    if args.temporal_config is not None:
+        return load_yaml_config(TrackerConfig, args.temporal_config)
+    return TrackerConfig() if args.temporal else None
 
 
 def _cmd_eval(args) -> int:
@@ -466,7 +495,9 @@ def _add_infer(sub) -> None:
     p = sub.add_parser(
         "infer", help="estimate 3D poses for a dataset: JSON + overlay PNGs",
         description="Writes OUT/poses3d.json (per frame: people with joints in metres, "
-                    "per-joint confidence, root score) and overlay PNGs of every view with "
+                    "per-joint confidence, score and root score; with --temporal, track id "
+                    "and whether the frame was filled instead of the root score) and "
+                    "overlay PNGs of every view with "
                     "the projected skeletons plus a 3D view.")
     _add_eval_args(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -484,13 +515,18 @@ def _cmd_infer(args) -> int:
     out = {"format": "selfpose3d-poses3d/1", "joint_set": PANOPTIC15.name,
            "joints": list(PANOPTIC15.joints), "units": "m", "frames": []}
     for f, sk in zip(pred.frames, pred.skeletons):
+        people = []
+        for p in range(sk.num_people):
+            person = {"joints": np.round(sk.joints[p], 4).tolist(),
+                      "confidence": np.round(sk.confidence[p], 3).tolist(),
+                      "score": round(float(sk.scores[p]), 4)}
+            if hasattr(sk, "track_ids"):  # --temporal
+                person.update(track_id=int(sk.track_ids[p]), filled=bool(sk.filled[p]))
+            else:
+                person["root_score"] = round(float(sk.root_scores[p]), 4)
+            people.append(person)
         out["frames"].append({"frame": int(f), "timestamp": float(ds.timestamps[f]),
-                              "people": [{"joints": np.round(j, 4).tolist(),
-                                          "confidence": np.round(c, 3).tolist(),
-                                          "root_score": round(float(r), 4),
-                                          "score": round(float(s), 4)}
-                                         for j, c, r, s in zip(sk.joints, sk.confidence,
-                                                               sk.root_scores, sk.scores)]})
+                              "people": people})
     write_json(args.out / "poses3d.json", out)
     n_png = 0
     if args.overlay_every > 0:
@@ -499,11 +535,21 @@ def _cmd_infer(args) -> int:
         for k, (f, sk) in enumerate(zip(pred.frames, pred.skeletons)):
             if k % args.overlay_every == 0:
                 render_overlay(ds, int(f), args.out / f"overlay_{int(f):06d}.png",
-                               predictions=sk)
+                               predictions=_as_skeletons(sk))
                 n_png += 1
     log.info("%d frames at %.1f frames/s -> %s (%d overlays)", len(frames), pred.fps,
              args.out / "poses3d.json", n_png)
     return 0
+
+
+def _as_skeletons(people):
+    """A frame's estimate as :class:`Skeletons` (tracked people: their person score as
+    the root score, their root joint as the root)."""
+    from .models.estimator import Skeletons
+
+    if isinstance(people, Skeletons):
+        return people
+    return Skeletons(people.joints, people.confidence, people.scores, people.joints[:, 2])
 
 
 # ---------------------------------------------------------------------------- pseudo-label

@@ -16,6 +16,7 @@ import torch
 from .data.dataset import GroundTruth3D, MultiViewDataset
 from .evaluation import FramePoses, PanopticResult, evaluate_panoptic
 from .models.estimator import Estimator
+from .tracking import TrackerConfig, smooth_sequence
 from .training.data import frame_pseudo_poses
 from .training.losses import pseudo_heatmap_targets
 
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class Prediction(NamedTuple):
-    """Fields: frames (F,) frame indices; skeletons (one :class:`Skeletons` per frame);
-    seconds (wall time of the whole run); fps (frames per second)."""
+    """Fields: frames (F,) frame indices; skeletons (one :class:`Skeletons` per frame, or
+    :class:`~selfpose3d_core.tracking.TrackedSkeletons` with ``temporal``); seconds (wall
+    time of the whole run); fps (frames per second)."""
 
     frames: np.ndarray
     skeletons: list
@@ -59,7 +61,8 @@ def detection_heatmaps(dataset: MultiViewDataset, frame: int, est: Estimator, si
 def predict_dataset(est: Estimator, dataset: MultiViewDataset,
                     frames: Sequence[int] | None = None, heatmap_source: str = "images",
                     sigma: float = 2.0, min_conf: float = 0.2,
-                    drop_views: Sequence[int] = (), derived_conf: str = "mean") -> Prediction:
+                    drop_views: Sequence[int] = (), derived_conf: str = "mean",
+                    temporal: TrackerConfig | None = None) -> Prediction:
     """Estimate every frame (or ``frames``) of a dataset.
 
     Args:
@@ -69,8 +72,13 @@ def predict_dataset(est: Estimator, dataset: MultiViewDataset,
             (detections mode; the training config's ``heatmap_sigma``, ``min_conf``,
             ``derived_conf``).
         drop_views: view indices to treat as missing (camera-dropout experiments).
+        temporal: when given, the per-frame estimates are tracked and smoothed over the
+            frames (:func:`~selfpose3d_core.tracking.smooth_sequence`, offline: each frame
+            also uses the later ones); ``frames`` must then be increasing.
     """
     frames = list(range(dataset.num_frames)) if frames is None else list(frames)
+    if temporal is not None and any(b <= a for a, b in zip(frames, frames[1:])):
+        raise ValueError("predict_dataset: temporal smoothing needs increasing frames")
     out = []
     t0 = time.perf_counter()
     for f in frames:
@@ -87,6 +95,8 @@ def predict_dataset(est: Estimator, dataset: MultiViewDataset,
         else:
             raise ValueError(f"heatmap_source must be 'images' or 'detections', got "
                              f"{heatmap_source!r}")
+    if temporal is not None:
+        out = smooth_sequence(out, dataset.timestamps[frames], temporal)
     dt = time.perf_counter() - t0
     return Prediction(frames=np.asarray(frames), skeletons=out, seconds=dt,
                       fps=len(frames) / max(dt, 1e-9))

@@ -148,6 +148,17 @@ ESTIMATOR_PARAMS: tuple[ParamSpec, ...] = (
               "its last occurrence (s)", range=(0.1, 3600.0)),
     ParamSpec("log_throttle", 5.0, "the same problem of the same camera is logged at most "
               "once per this period (s)", range=(0.0, 3600.0)),
+    ParamSpec("tracking", True, "give each person a persistent id (`Skeleton.id`; -1 when "
+              "off): people matched frame to frame to their tracks' Kalman predictions "
+              "(selfpose3d_core.tracking)", read_only=True),
+    ParamSpec("tracking_gate", 0.4, "a person joins a track when their mean joint distance "
+              "to its prediction is below this (m; grows by 1.5 m/s while the track is "
+              "missed)", range=(0.05, 5.0), read_only=True),
+    ParamSpec("tracking_max_missed", 5, "a track survives this many estimated sets "
+              "without its person", range=(0, 1000), read_only=True),
+    ParamSpec("smoothing", False, "publish the tracks' Kalman-filtered joints instead of "
+              "each set's own (causal: less jitter, a little lag; needs `tracking`)",
+              read_only=True),
 )
 _SPECS = spec_by_name(ESTIMATOR_PARAMS)
 
@@ -479,6 +490,7 @@ class FrameResult(NamedTuple):
         issues: problems of single inputs (a camera's image was dropped).
         missing: names of the cameras that had no message in the set.
         dropped_reason: why the set was not estimated (None when it was).
+        track_ids: (P,) the people's track ids, or None when untracked.
     """
 
     stamp_ns: int
@@ -487,6 +499,7 @@ class FrameResult(NamedTuple):
     issues: tuple[Issue, ...]
     missing: tuple[str, ...]
     dropped_reason: str | None
+    track_ids: np.ndarray | None = None
 
 
 def image_for_camera(msg: Any, camera: Any) -> np.ndarray:
@@ -527,13 +540,20 @@ class FrameProcessor:
             ``estimate(images)`` and ``set_cameras(cameras)``), called once the first
             camera is calibrated.
         min_views: sets with fewer usable images are not estimated.
+        tracker: a ``selfpose3d_core.tracking.SkeletonTracker`` that gives the people ids
+            (None: untracked); it starts afresh when the stamps go back (a bag loop).
+        smoothing: publish the tracker's filtered joints instead of the set's own.
     """
 
     def __init__(self, names: Sequence[str], calibration: RigCalibration,
-                 make_estimator: Callable[[list], Any], min_views: int = 2):
+                 make_estimator: Callable[[list], Any], min_views: int = 2,
+                 tracker: Any = None, smoothing: bool = False):
         self.names = list(names)
         self.calibration = calibration
         self.min_views = int(min_views)
+        self.tracker = tracker
+        self.smoothing = bool(smoothing)
+        self._last_ns: int | None = None
         self._make_estimator = make_estimator
         self.estimator: Any = None
         self._version = -1
@@ -581,7 +601,16 @@ class FrameProcessor:
             self.estimator.set_cameras(full)
             self._version = version
         skeletons = self.estimator.estimate(images)
-        return FrameResult(stamp_ns, skeletons, used, tuple(issues), tuple(missing), None)
+        ids = None
+        if self.tracker is not None:
+            if self._last_ns is not None and stamp_ns < self._last_ns:
+                self.tracker.reset()  # time went back: a bag loop or a restart
+            self._last_ns = stamp_ns
+            ids, filtered, _ = self.tracker.step(skeletons.joints, stamp_ns / _NS)
+            if self.smoothing:
+                skeletons = skeletons._replace(joints=filtered.astype(skeletons.joints.dtype))
+        return FrameResult(stamp_ns, skeletons, used, tuple(issues), tuple(missing), None,
+                           ids)
 
 
 @dataclass
@@ -612,13 +641,13 @@ def output_messages(result: FrameResult, settings: OutputSettings):
     stamp = ns_to_time_msg(result.stamp_ns)
     header = Header(stamp=stamp, frame_id=settings.world_frame)
     sk = result.skeletons
-    msg = skeletons_to_msg(sk, settings.joint_names, header)
+    msg = skeletons_to_msg(sk, settings.joint_names, header, ids=result.track_ids)
     markers = None
     if settings.publish_markers:
         markers = skeleton_markers(sk.joints, sk.confidence, settings.limbs, stamp=stamp,
                                    frame_id=settings.world_frame,
                                    min_confidence=settings.marker_min_confidence,
-                                   lifetime=settings.marker_lifetime)
+                                   lifetime=settings.marker_lifetime, ids=result.track_ids)
     return msg, markers
 
 
@@ -695,6 +724,7 @@ class PoseEstimatorNode(Node):
         from selfpose3d_core.models.estimator import Estimator, load_checkpoint_file
         from selfpose3d_core.models.model import model_from_checkpoint
         from selfpose3d_core.skeleton import PANOPTIC15
+        from selfpose3d_core.tracking import SkeletonTracker, TrackerConfig
 
         super().__init__("pose_estimator", **kwargs)
         log = self.get_logger()
@@ -763,8 +793,15 @@ class PoseEstimatorNode(Node):
             return Estimator(self._model, cameras, device=self.device,
                              threshold=self._threshold)
 
+        tracker = None
+        if p["tracking"]:
+            tracker = SkeletonTracker(TrackerConfig(gate_m=p["tracking_gate"],
+                                                    max_missed=p["tracking_max_missed"]))
+        elif p["smoothing"]:
+            log.warning("`smoothing` needs `tracking`: publishing each set's own joints")
         self.processor = FrameProcessor(names, self.calibration, make_estimator,
-                                        min_views=p["min_views"])
+                                        min_views=p["min_views"], tracker=tracker,
+                                        smoothing=p["smoothing"])
         self.output = OutputSettings(
             world_frame=p["world_frame"], publish_markers=p["publish_markers"],
             marker_lifetime=p["marker_lifetime"],

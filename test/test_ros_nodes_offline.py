@@ -318,6 +318,7 @@ class FakeEstimator:
         self.cameras = list(cameras)
         self.calls = []
         self.set_calls = 0
+        self.shift = 0.0  # the person walks along x by this much per call
 
     def set_cameras(self, cameras):
         self.cameras = list(cameras)
@@ -329,12 +330,13 @@ class FakeEstimator:
 
         joints = np.zeros((1, 15, 3))
         joints[0, :, 2] = np.linspace(0.1, 1.7, 15)
+        joints[0, :, 0] = self.shift * len(self.calls)
         return Skeletons(joints=joints, confidence=np.ones((1, 15)),
                          root_scores=np.ones(1), roots=np.zeros((1, 3)))
 
 
 class TestFrameProcessor:
-    def make(self, n=3, fixed=True, min_views=2):
+    def make(self, n=3, fixed=True, min_views=2, **kw):
         cams = [cam(f"cam{i}", eye=(2.0, i - 1.0, 2.5)) for i in range(n)]
         names = [c.name for c in cams]
         if fixed:
@@ -347,7 +349,43 @@ class TestFrameProcessor:
             made.append(FakeEstimator(cameras))
             return made[-1]
 
-        return FrameProcessor(names, calib, factory, min_views=min_views), cams, made
+        return FrameProcessor(names, calib, factory, min_views=min_views, **kw), cams, made
+
+    def test_tracking_ids_smoothing_and_reset(self):
+        from selfpose3d_core.skeleton import PANOPTIC15
+        from selfpose3d_core.tracking import SkeletonTracker
+
+        settings = OutputSettings(joint_names=PANOPTIC15.joints, limbs=PANOPTIC15.limbs)
+        plain, _, _ = self.make()
+        img = numpy_to_image(rgb(), "rgb8", header=header(7, 5))
+        res = plain.process([img, img, img])
+        assert res.track_ids is None
+        assert [s.id for s in output_messages(res, settings)[0].skeletons] == [-1]
+        for smoothing in (False, True):
+            proc, _, made = self.make(tracker=SkeletonTracker(), smoothing=smoothing)
+            ids, xs = [], []
+            for k in range(4):
+                img = numpy_to_image(rgb(), "rgb8", header=header(7 + k, 5))
+                if k == 0:
+                    proc.process([img, img, img])
+                    made[0].shift = 0.1  # then 0.1 m per set along x
+                    continue
+                res = proc.process([img, img, img])
+                msg, markers = output_messages(res, settings)
+                ids.append(msg.skeletons[0].id)
+                xs.append(msg.skeletons[0].joints[0].x)
+            assert ids == [0, 0, 0]  # one person, one id
+            assert markers.markers[1].id == 0  # the marker ids follow the track id
+            # the set's own joints, or the filter's (close: the walk is steady)
+            raw = [0.1 * k for k in range(2, 5)]
+            if smoothing:
+                assert xs != pytest.approx(raw, abs=1e-6) and xs == pytest.approx(raw, abs=0.02)
+            else:
+                assert xs == pytest.approx(raw)
+            # the stamps go back (a looping bag): the tracks start afresh
+            img = numpy_to_image(rgb(), "rgb8", header=header(1, 0))
+            res = proc.process([img, img, img])
+            assert list(res.track_ids) == [1]
 
     def test_missing_and_bad_inputs(self):
         proc, cams, made = self.make()

@@ -242,6 +242,20 @@ def test_cli_train_eval_infer(tiny_dataset, tmp_path, capsys, caplog):
     assert [f["frame"] for f in poses["frames"]] == [0, 2, 4, 6]
     assert all(len(p["joints"]) == 15 for f in poses["frames"] for p in f["people"])
     assert len(list((tmp_path / "inf").glob("overlay_*.png"))) == 2
+    # temporal fusion: tracks with ids over the frames, smoothed joints
+    (tmp_path / "track.yaml").write_text("gate_m: 0.5\nrobust_k: 2.0\n")
+    assert main(["infer", str(run / "model.pt"), str(tiny_dataset), "--out",
+                 str(tmp_path / "inf_t"), "--temporal-config", str(tmp_path / "track.yaml"),
+                 "--overlay-every", "4"]) == 0
+    poses_t = json.loads((tmp_path / "inf_t" / "poses3d.json").read_text())
+    people = [p for f in poses_t["frames"] for p in f["people"]]
+    assert people and all(isinstance(p["track_id"], int) and "filled" in p for p in people)
+    assert len(list((tmp_path / "inf_t").glob("overlay_*.png"))) == 2
+    assert main(["eval", str(run / "model.pt"), str(tiny_dataset), "--temporal"]) == 0
+    assert "AP50" in capsys.readouterr().out
+    (tmp_path / "bad.yaml").write_text("gate: 0.5\n")
+    assert main(["eval", str(run / "model.pt"), str(tiny_dataset), "--temporal-config",
+                 str(tmp_path / "bad.yaml")]) != 0
 
 
 def test_cli_demo_end_to_end_on_a_few_frames(tmp_path, capsys):
@@ -261,7 +275,8 @@ def test_cli_demo_end_to_end_on_a_few_frames(tmp_path, capsys):
     assert "SelfPose3d (self-supervised, small)" in table and "refinement 0.2" in table
     assert "triangulation baseline" in table
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"selfsup", "selfsup_refined", "triangulation"} <= set(metrics)
+    assert {"selfsup", "selfsup_refined", "selfsup_temporal", "triangulation",
+            "triangulation_temporal"} <= set(metrics)
     assert metrics["selfsup"]["num_frames"] == 3
     assert len(list(out.glob("overlay_*.png"))) == 3
 
