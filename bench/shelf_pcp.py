@@ -38,6 +38,10 @@ What it does, per ``--split``:
    counts all its limbs wrong. Actors 1–3 are ``gt.txt`` ids 0–2 (the ids of VoxelPose's
    ``actorsGT.mat``; id 3, the 4th person, is not scored, as is the custom).
 
+``--temporal`` adds rows for our model's and the triangulation baseline's estimates tracked
+and smoothed over the evaluated frames (:mod:`selfpose3d_core.tracking`, default
+``TrackerConfig``, offline); 4D Association is temporal by design.
+
 ``--eval-on train`` (with ``--checkpoint``) scores the split's training frames instead
 (held-out: 300–449, whose ground truth training never reads): a validation set on which to
 choose inference settings (``--threshold``, ``--input-threshold``, ``--refine-gate``)

@@ -11,12 +11,14 @@ spectral density ``q`` (m²/s³), i.e. over a step ``dt``::
 
     F = [[1, dt], [0, 1]]        Q = q [[dt³/3, dt²/2], [dt²/2, dt]]
 
-and a measurement ``z = p + e``, ``e ~ N(0, r²)`` per coordinate. A measurement whose
-innovation is more than ``robust_k`` innovation standard deviations long (over the three
-coordinates) gets the weight ``(k / e)²``, i.e. its variance is divided by it: the pull of
-a joint then falls as ``1 / e`` beyond ``k`` (a redescending influence, where a Huber weight
-``k / e`` would keep it constant), so one wrong joint — a false or another person's 2D
-detection — moves the track little.
+and a measurement ``z = p + e``, ``e ~ N(0, r²)`` per coordinate. Robust weights: a joint
+measurement whose residual is ``e`` > ``robust_k`` standard deviations of its expected
+spread (over the three coordinates) gets its variance inflated so that its share of the
+estimate is ``(k / e)²`` of its share at full weight — its pull then falls as ``1 / e``
+(a redescending influence, where Huber's would stay constant), so one wrong joint — a
+false or another person's 2D detection — moves the track little. Online the residual is
+the innovation (against the prediction); offline it is against the track as every *other*
+frame places it (the leave-one-out smoothed estimate), iterated.
 
 Uses:
 
@@ -49,6 +51,8 @@ __all__ = ["TrackerConfig", "TrackedSkeletons", "SkeletonTracker", "smooth_seque
 
 #: re-weighting passes of the offline smoother when ``robust_k`` > 0
 ROBUST_ITERATIONS = 2
+#: smallest measurement weight from a joint's confidence (variance at most r² / MIN_WEIGHT)
+MIN_WEIGHT = 1e-3
 #: initial velocity standard deviation of a new track (m/s): people walk at ≲ 1.5 m/s
 INITIAL_SPEED_STD = 1.0
 
@@ -56,7 +60,8 @@ INITIAL_SPEED_STD = 1.0
 @dataclass(frozen=True)
 class TrackerConfig:
     """Tracking and temporal smoothing settings (from YAML:
-    ``config_utils.load_yaml_config(TrackerConfig, path)``, unknown keys rejected).
+    ``config_utils.load_yaml_config(TrackerConfig, path)``, unknown keys rejected). The
+    defaults were chosen on the synthetic validation rigs (README, "Temporal fusion").
 
     Attributes:
         gate_m: a person joins a track when the mean distance over their joints to the
@@ -69,8 +74,12 @@ class TrackerConfig:
         accel_q: white-noise acceleration spectral density q (m²/s³): how fast joints
             may change velocity. Larger follows fast motion, smaller smooths more.
         meas_std_m: measurement noise r of a joint coordinate (m).
-        robust_k: innovation length, in its standard deviations, beyond which a joint
-            measurement is down-weighted by ``(k / e)²`` (0 disables it).
+        robust_k: residual length, in its standard deviations, beyond which a joint
+            measurement is down-weighted (module docstring; 0 disables it).
+        conf_ref: joint confidence at and above which a measurement has the noise
+            ``meas_std_m``; below it the standard deviation grows as ``conf_ref / conf``
+            (weight ``(conf / conf_ref)²``, at least ``MIN_WEIGHT``). 0 ignores the
+            confidences.
         fill_gaps: offline, output smoothed skeletons for the frames inside a track where
             the person was missed.
     """
@@ -78,9 +87,10 @@ class TrackerConfig:
     gate_m: float = 0.4
     max_speed: float = 1.5
     max_missed: int = 2
-    accel_q: float = 20.0
+    accel_q: float = 2.5
     meas_std_m: float = 0.04
-    robust_k: float = 0.0
+    robust_k: float = 1.5
+    conf_ref: float = 0.6
     fill_gaps: bool = True
 
     def __post_init__(self) -> None:
@@ -89,10 +99,12 @@ class TrackerConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v <= 0:
                 raise ValueError(f"TrackerConfig.{name} must be a positive number, got {v!r}")
-        if isinstance(self.robust_k, bool) or not isinstance(self.robust_k, (int, float)) \
-                or not math.isfinite(self.robust_k) or self.robust_k < 0:
-            raise ValueError(f"TrackerConfig.robust_k must be a number >= 0 (0: off), got "
-                             f"{self.robust_k!r}")
+        for name in ("robust_k", "conf_ref"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0:
+                raise ValueError(f"TrackerConfig.{name} must be a number >= 0 (0: off), got "
+                                 f"{v!r}")
         if isinstance(self.max_missed, bool) or not isinstance(self.max_missed, int) \
                 or self.max_missed < 0:
             raise ValueError(f"TrackerConfig.max_missed must be an int >= 0, got "
@@ -160,13 +172,17 @@ def _predict(m: np.ndarray, P: np.ndarray, F: np.ndarray, Q: np.ndarray
 
 
 def _update(m: np.ndarray, P: np.ndarray, z: np.ndarray, r2: float, robust_k: float,
-            w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            w: np.ndarray | None = None, conf_w: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Kalman update where ``z`` is finite (NaN rows: no measurement, state unchanged).
 
     m: (*, 2, 3); P: (*, 2, 2); z: (*, 3) measured positions; w: (*) given measurement
-    weights (variance ``r2 / w``), else from the innovation when ``robust_k`` > 0.
+    weights (variance ``r2 / w``), else from the innovation when ``robust_k`` > 0, times
+    ``conf_w`` (*) (weights from the joints' confidences) when given.
     """
     seen = np.isfinite(z).all(-1)  # (*)
+    if conf_w is not None:
+        r2 = r2 / np.maximum(conf_w, 1e-12)  # (*) the joint's own noise
     S0 = P[..., 0, 0] + r2  # (*) innovation variance per coordinate
     y = np.where(seen[..., None], z - m[..., 0, :], 0.0)  # (*, 3)
     if w is not None:
@@ -181,6 +197,16 @@ def _update(m: np.ndarray, P: np.ndarray, z: np.ndarray, r2: float, robust_k: fl
     m = m + K[..., :, None] * y[..., None, :]
     P = P - K[..., :, None] * K[..., None, :] * S[..., None, None]
     return m, P
+
+
+def _confidence_weight(conf: np.ndarray, conf_ref: float) -> np.ndarray:
+    """Measurement weights (variance ``r² / w``) from joint confidences (*): 1 at and above
+    ``conf_ref``, ``(conf / conf_ref)²`` below (the joint's error grows about as 1 / conf:
+    README, "Temporal fusion"), at least :data:`MIN_WEIGHT`; all 1 when ``conf_ref`` is 0."""
+    if conf_ref <= 0:
+        return np.ones(np.shape(conf))
+    c = np.nan_to_num(np.asarray(conf, dtype=np.float64), nan=0.0)
+    return np.clip((c / conf_ref) ** 2, MIN_WEIGHT, 1.0)
 
 
 def _robust_weight(e: np.ndarray, k: float, prior_var: np.ndarray, r2: float) -> np.ndarray:
@@ -253,14 +279,15 @@ class SkeletonTracker:
         """Ids given so far (ids are 0 … num_ids − 1)."""
         return self._next_id
 
-    def step(self, joints: np.ndarray, stamp: float
+    def step(self, joints: np.ndarray, stamp: float, confidence: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Associate one frame and run the filter; returns ``(track_ids (P,) of the frame's
         people, filtered joints (P, J, 3), predicted joints (P, J, 3) of their tracks
         before the update, NaN for new tracks)``.
 
         joints: (P, J, 3) metres (NaN: joint not estimated); stamp: seconds, not
-        decreasing.
+        decreasing; confidence: (P, J) per-joint confidence (weights the measurements
+        when ``conf_ref`` > 0; None: all 1).
         """
         joints = np.asarray(joints, dtype=np.float64)
         if joints.ndim != 3 or joints.shape[-1] != 3:
@@ -290,7 +317,10 @@ class SkeletonTracker:
         # matched tracks: Kalman update
         if rows.size:
             predicted[cols] = pred[rows]
-            m, P = _update(self._m[rows], self._P[rows], joints[cols], r2, cfg.robust_k)
+            w = None if confidence is None or cfg.conf_ref <= 0 else \
+                _confidence_weight(np.asarray(confidence)[cols], cfg.conf_ref)
+            m, P = _update(self._m[rows], self._P[rows], joints[cols], r2, cfg.robust_k,
+                           conf_w=w)
             self._m[rows], self._P[rows] = m, P
             ids[cols] = self._ids[rows]
         matched = np.zeros(self.num_tracks, bool)
@@ -332,7 +362,7 @@ class SkeletonTracker:
             raise ValueError(f"SkeletonTracker.update: confidence must be (P, J) and scores "
                              f"(P,) for joints {joints.shape}, got {confidence.shape}, "
                              f"{scores.shape}")
-        ids, filtered, _ = self.step(joints, stamp)
+        ids, filtered, _ = self.step(joints, stamp, confidence)
         return _sorted(TrackedSkeletons(filtered, confidence, scores, ids,
                                         np.zeros(len(ids), bool)))
 
@@ -424,7 +454,8 @@ def smooth_sequence(frames: Sequence, stamps: Sequence[float],
     t_idx = np.arange(Fn)[:, None]
     alive = (t_idx >= first) & (t_idx <= last)  # (F, K)
     has = np.isfinite(Z).all(-1)  # (F, K, J)
-    w = has.astype(np.float64)
+    w_conf = np.where(has, _confidence_weight(C, config.conf_ref), 0.0)  # (F, K, J)
+    w = w_conf
     pos, var = _rts(Z, stamps, first, last, config, w)
     if config.robust_k > 0:
         r2 = config.meas_std_m ** 2
@@ -434,8 +465,10 @@ def smooth_sequence(frames: Sequence, stamps: Sequence[float],
             info = np.maximum(1.0 / var - w / r2, 1e-12)  # (F, K, J)
             loo = (pos / var[..., None] - (w / r2)[..., None] * np.nan_to_num(Z)) \
                 / info[..., None]  # (F, K, J, 3)
-            e = np.linalg.norm(Z - loo, axis=-1) / np.sqrt(3.0 * (1.0 / info + r2))
-            w = np.where(has, _robust_weight(e, config.robust_k, 1.0 / info, r2), 0.0)
+            r2_own = r2 / np.maximum(w_conf, 1e-12)  # (F, K, J) each joint's own noise
+            e = np.linalg.norm(Z - loo, axis=-1) / np.sqrt(3.0 * (1.0 / info + r2_own))
+            w = w_conf * np.where(has, _robust_weight(e, config.robust_k, 1.0 / info, r2_own),
+                                  0.0)
             pos, var = _rts(Z, stamps, first, last, config, w)
     # joints a track never measured stay NaN
     pos = np.where((var < 1e4)[..., None], pos, np.nan)  # (F, K, J, 3)
