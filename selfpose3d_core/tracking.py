@@ -280,10 +280,9 @@ class SkeletonTracker:
         return self._next_id
 
     def step(self, joints: np.ndarray, stamp: float, confidence: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             ) -> tuple[np.ndarray, np.ndarray]:
         """Associate one frame and run the filter; returns ``(track_ids (P,) of the frame's
-        people, filtered joints (P, J, 3), predicted joints (P, J, 3) of their tracks
-        before the update, NaN for new tracks)``.
+        people, their filtered joints (P, J, 3))``.
 
         joints: (P, J, 3) metres (NaN: joint not estimated); stamp: seconds, not
         decreasing; confidence: (P, J) per-joint confidence (weights the measurements
@@ -313,10 +312,8 @@ class SkeletonTracker:
         ok = cost[rows, cols] < gate[rows]
         rows, cols = rows[ok], cols[ok]
         ids = np.full(P_, -1, np.int64)
-        predicted = np.full((P_, J, 3), np.nan)
         # matched tracks: Kalman update
         if rows.size:
-            predicted[cols] = pred[rows]
             w = None if confidence is None or cfg.conf_ref <= 0 else \
                 _confidence_weight(np.asarray(confidence)[cols], cfg.conf_ref)
             m, P = _update(self._m[rows], self._P[rows], joints[cols], r2, cfg.robust_k,
@@ -347,7 +344,7 @@ class SkeletonTracker:
             self._ids[keep], self._m[keep], self._P[keep], self._missed[keep], self._seen[keep])
         where = np.searchsorted(self._ids, ids)  # ids are increasing: new ones appended
         filtered = self._m[where, :, 0, :] if P_ else np.zeros((0, J, 3))
-        return ids, filtered, predicted
+        return ids, filtered
 
     def update(self, joints: np.ndarray, confidence: np.ndarray, scores: np.ndarray,
                stamp: float) -> TrackedSkeletons:
@@ -362,7 +359,7 @@ class SkeletonTracker:
             raise ValueError(f"SkeletonTracker.update: confidence must be (P, J) and scores "
                              f"(P,) for joints {joints.shape}, got {confidence.shape}, "
                              f"{scores.shape}")
-        ids, filtered, _ = self.step(joints, stamp, confidence)
+        ids, filtered = self.step(joints, stamp, confidence)
         return _sorted(TrackedSkeletons(filtered, confidence, scores, ids,
                                         np.zeros(len(ids), bool)))
 

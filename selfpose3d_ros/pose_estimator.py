@@ -606,8 +606,8 @@ class FrameProcessor:
             if self._last_ns is not None and stamp_ns < self._last_ns:
                 self.tracker.reset()  # time went back: a bag loop or a restart
             self._last_ns = stamp_ns
-            ids, filtered, _ = self.tracker.step(skeletons.joints, stamp_ns / _NS,
-                                                 skeletons.confidence)
+            ids, filtered = self.tracker.step(skeletons.joints, stamp_ns / _NS,
+                                              skeletons.confidence)
             if self.smoothing:
                 skeletons = skeletons._replace(joints=filtered.astype(skeletons.joints.dtype))
         return FrameResult(stamp_ns, skeletons, used, tuple(issues), tuple(missing), None,
